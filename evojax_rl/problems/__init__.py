@@ -1,0 +1,11 @@
+"""Problems: black-box test functions (to minimize: pass ``-f``) and environment adapters."""
+
+from evojax_rl.problems.bbob import (  # noqa: F401
+    ackley,
+    ellipsoid,
+    rastrigin,
+    rosenbrock,
+    rotated,
+    shifted,
+    sphere,
+)

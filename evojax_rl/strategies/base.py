@@ -1,0 +1,241 @@
+"""The strategy type and the pieces every strategy shares.
+
+A strategy is a value, not a class: a factory validates its settings and returns
+``Strategy(init, ask, tell)``, a NamedTuple of pure functions (like optax's
+``GradientTransformation``).
+
+- ``init(key, x0, **hyperparams) -> state``: ``x0`` is any pytree of float arrays (a flat vector
+  or flax params). Keyword overrides replace the factory's sweepable numbers (``sigma``,
+  ``learning_rate``, ...) and may be traced, so ``jax.vmap(lambda s: init(key, x0, sigma=s))``
+  builds a batch of states for a sweep.
+- ``ask(key, state) -> (population, state)``: ``population`` is ``x0``'s pytree with a leading
+  ``[P]`` axis.
+- ``tell(population, fitness, state) -> state``: ``fitness: [P]`` is **maximized**. NaN and
+  infinite values are ranked worst and never enter the state.
+
+Two more fields have defaults, so every strategy can be driven the same way:
+
+- ``mean(state) -> x``: the search centre as an ``x0``-shaped pytree (for the GA, the best member).
+- ``stop(state) -> int32[]``: 0 while the strategy wants to go on, else a code from ``STOP_REASONS``.
+
+Factories are memoized on their shape-fixing settings (population size, dimension-free
+constants), so two equal configurations return the same ``ask``/``tell`` functions and a jitted
+loop over them compiles once.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Codes returned by ``Strategy.stop``. 0 means "go on". Codes 1-3 are set by ``optimize``.
+STOP_REASONS = {
+    0: "running",
+    1: "max_generations",
+    2: "target_fitness",
+    3: "max_evaluations",
+    10: "tolfun",
+    11: "tolfunhist",
+    12: "tolx",
+    13: "tolstagnation",
+    14: "tolconditioncov",
+    15: "noeffectaxis",
+    16: "noeffectcoord",
+    17: "tolupsigma",
+    18: "tolflatfitness",
+    19: "maxiter",
+}
+
+
+def _never_stop(state: Any) -> jax.Array:
+    del state
+    return jnp.zeros((), jnp.int32)
+
+
+def _state_mean(state: Any) -> Any:
+    return state.layout.unravel(state.mean)
+
+
+class Strategy(NamedTuple):
+    """A search strategy as pure functions; see the module docstring for the contract."""
+
+    init: Callable[..., Any]
+    ask: Callable[[jax.Array, Any], tuple[Any, Any]]
+    tell: Callable[[Any, jax.Array, Any], Any]
+    mean: Callable[[Any], Any] = _state_mean
+    stop: Callable[[Any], jax.Array] = _never_stop
+    popsize: int = 0
+
+
+class Layout:
+    """Static description of a pytree of float arrays: ravels it to ``[D]`` and back.
+
+    A leafless pytree node, so it rides inside a strategy state through ``jit``, ``scan`` and
+    ``vmap`` as metadata and costs no memory.
+    """
+
+    __slots__ = ("treedef", "shapes", "dtypes", "sizes", "size", "dtype")
+
+    def __init__(self, treedef, shapes, dtypes):
+        self.treedef = treedef
+        self.shapes = tuple(tuple(s) for s in shapes)
+        self.dtypes = tuple(np.dtype(d) for d in dtypes)
+        self.sizes = tuple(int(np.prod(s)) for s in self.shapes)
+        self.size = int(sum(self.sizes))
+        self.dtype = jnp.result_type(*self.dtypes) if self.dtypes else jnp.float32
+
+    @classmethod
+    def of(cls, x0: Any) -> "Layout":
+        leaves, treedef = jax.tree_util.tree_flatten(x0)
+        if not leaves:
+            raise ValueError("x0 has no arrays; pass a float array or a pytree of float arrays.")
+        shapes, dtypes = [], []
+        for leaf in leaves:
+            dtype = jnp.result_type(leaf)
+            if not jnp.issubdtype(dtype, jnp.floating):
+                raise ValueError(
+                    f"x0 must hold floating-point arrays, got dtype {dtype}; "
+                    "convert it, e.g. jnp.asarray(x0, jnp.float32)."
+                )
+            shapes.append(jnp.shape(leaf))
+            dtypes.append(dtype)
+        return cls(treedef, shapes, dtypes)
+
+    def _key(self):
+        return (self.treedef, self.shapes, self.dtypes)
+
+    def __eq__(self, other):
+        return isinstance(other, Layout) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        return f"Layout(size={self.size}, shapes={self.shapes})"
+
+    def ravel(self, tree: Any) -> jax.Array:
+        """``x``-shaped pytree -> ``[D]``."""
+        leaves = jax.tree_util.tree_leaves(tree)
+        return jnp.concatenate([jnp.ravel(leaf).astype(self.dtype) for leaf in leaves])
+
+    def unravel(self, flat: jax.Array) -> Any:
+        """``[D]`` -> ``x``-shaped pytree with the original dtypes."""
+        leaves, start = [], 0
+        for shape, dtype, size in zip(self.shapes, self.dtypes, self.sizes):
+            leaves.append(flat[start : start + size].reshape(shape).astype(dtype))
+            start += size
+        return jax.tree_util.tree_unflatten(self.treedef, leaves)
+
+    def ravel_batch(self, tree: Any) -> jax.Array:
+        """Population pytree with leading ``[P]`` -> ``[P, D]``."""
+        leaves = jax.tree_util.tree_leaves(tree)
+        p = leaves[0].shape[0]
+        return jnp.concatenate([leaf.reshape(p, -1).astype(self.dtype) for leaf in leaves], 1)
+
+    def unravel_batch(self, flat: jax.Array) -> Any:
+        """``[P, D]`` -> population pytree with leading ``[P]``."""
+        return jax.vmap(self.unravel)(flat)
+
+
+jax.tree_util.register_pytree_node(Layout, lambda l: ((), l._key()), lambda k, _: Layout(*k))
+
+
+def memoize(factory: Callable) -> Callable:
+    """Cache a builder of ask/tell functions on its (hashable) arguments.
+
+    Equal configurations then share function objects, so jit caches hit across factory calls.
+    """
+    return functools.lru_cache(maxsize=None)(factory)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def check_positive(name: str, value: Any) -> None:
+    """Raise if a concrete number is not > 0 (traced values are checked by the caller's tests)."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    arr = np.asarray(value)
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
+
+
+def check_unit_interval(name: str, value: Any) -> None:
+    """Raise unless 0 < value <= 1."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    v = float(value)
+    if not (0.0 < v <= 1.0):
+        raise ValueError(f"{name} must be in (0, 1], got {value!r}.")
+
+
+def check_popsize(popsize: Any, *, minimum: int = 2, even: bool = False, who: str = "") -> int:
+    """Validate a population size: a Python int >= minimum (and even for mirrored sampling)."""
+    prefix = f"{who}: " if who else ""
+    if isinstance(popsize, bool) or not isinstance(popsize, (int, np.integer)):
+        raise ValueError(f"{prefix}popsize must be an int, got {popsize!r}.")
+    popsize = int(popsize)
+    if popsize < minimum:
+        raise ValueError(f"{prefix}popsize must be at least {minimum}, got {popsize}.")
+    if even and popsize % 2:
+        raise ValueError(
+            f"{prefix}popsize must be even with mirrored sampling, got {popsize}; "
+            f"use {popsize + 1} or pass mirrored=False."
+        )
+    return popsize
+
+
+def apply_overrides(defaults: dict, overrides: dict, who: str) -> dict:
+    """Merge ``init`` keyword overrides into the factory's sweepable numbers."""
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"{who}.init got unknown hyperparameter(s) {unknown}; allowed: {sorted(defaults)}."
+        )
+    merged = dict(defaults)
+    merged.update(overrides)
+    return merged
+
+
+def check_fitness(fitness: Any, popsize: int) -> jax.Array:
+    """Return fitness as a float ``[P]`` array, raising if its shape is not ``(popsize,)``."""
+    fitness = jnp.asarray(fitness)
+    if fitness.shape != (popsize,):
+        raise ValueError(
+            f"fitness must have shape ({popsize},) (one value per population member), "
+            f"got shape {fitness.shape}."
+        )
+    if not jnp.issubdtype(fitness.dtype, jnp.floating):
+        fitness = fitness.astype(jnp.float32)
+    return fitness
+
+
+def sanitize_fitness(fitness: jax.Array) -> jax.Array:
+    """Replace NaN and +-inf by a value strictly below every finite fitness (so they rank worst).
+
+    ``fitness: [P]`` (maximized). If no value is finite, every entry becomes 0.
+    """
+    finite = jnp.isfinite(fitness)
+    lowest = jnp.min(jnp.where(finite, fitness, jnp.inf))
+    lowest = jnp.where(jnp.isfinite(lowest), lowest, 0.0)
+    worst = lowest - 1.0 - jnp.abs(lowest)
+    return jnp.where(finite, fitness, worst)
+
+
+def wrap_flat(popsize: int, ask_flat: Callable, tell_flat: Callable) -> tuple[Callable, Callable]:
+    """Lift ``ask_flat(key, state) -> ([P, D], state)`` and ``tell_flat([P, D], [P], state)``
+    to pytrees, validating and sanitizing fitness on the way in."""
+
+    def ask(key, state):
+        flat, state = ask_flat(key, state)
+        return state.layout.unravel_batch(flat), state
+
+    def tell(population, fitness, state):
+        fitness = sanitize_fitness(check_fitness(fitness, popsize))
+        return tell_flat(state.layout.ravel_batch(population), fitness, state)
+
+    return ask, tell
