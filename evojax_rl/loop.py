@@ -52,16 +52,18 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
     dtype = layout.dtype
 
     def body(c: _Carry) -> _Carry:
-        key, k_ask = jax.random.split(c.key)
-        population, state = ask(k_ask, c.state)
+        population, state = ask(jax.random.fold_in(c.key, c.generation), c.state)
         fitness = jax.vmap(fitness_fn)(population)
         state = tell(population, fitness, state)
         clean = base.sanitize_fitness(fitness)
         i = jnp.argmax(clean)
         found = jnp.isfinite(fitness[i]) & (clean[i] > c.best_fitness)
         best_fitness = jnp.where(found, clean[i], c.best_fitness)
-        member = jax.tree_util.tree_map(lambda leaf: leaf[i], population)
-        best_flat = jnp.where(found, layout.ravel(member), c.best_flat)
+        best_flat = jax.lax.cond(
+            found,
+            lambda: layout.ravel(jax.tree_util.tree_map(lambda leaf: leaf[i], population)),
+            lambda: c.best_flat,
+        )
         generation = c.generation + 1
         evals = generation * fitness.shape[0]
         reason = stop(state)
@@ -70,7 +72,7 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
         reason = jnp.where((reason == 0) & (generation >= max_generations), 1, reason)
         return _Carry(
             generation=generation,
-            key=key,
+            key=c.key,
             state=state,
             best_flat=best_flat,
             best_fitness=best_fitness,
