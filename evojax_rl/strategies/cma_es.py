@@ -97,6 +97,8 @@ def constants(dim: int, popsize: int | None = None, *, separable: bool = False) 
     # lam_mirr = 0 (no mirrors for popsize >= 6), so the mirror term is 1/2.
     damps = 0.5 + 0.5 + 2 * max(0.0, damp_in * ((mueff - 1) / (n + 1)) ** 0.5 - 1) + cs
     weights = np.concatenate([pos, _finalize_negative(neg, dim, c1, cmu, mueff, mueff_minus)])
+    # pycma evaluates these two options with the unrounded default popsize 4 + 3 ln D.
+    pf = 4 + 3 * math.log(n) if popsize is None else p
     return CMAConstants(
         dim=dim,
         popsize=p,
@@ -111,8 +113,8 @@ def constants(dim: int, popsize: int | None = None, *, separable: bool = False) 
         chi_n=chi_n(dim),
         eigen_gap=1.0 / (c1 + cmu + 1e-23) / n / 10,
         history=10 + int(math.ceil(30 * n / p)),
-        tolstagnation=int(100 + 100 * n**1.5 / p),
-        maxiter=int(100 + 150 * (n + 3) ** 2 // p**0.5),
+        tolstagnation=int(100 + 100 * n**1.5 / pf),
+        maxiter=int(100 + 150 * (n + 3) ** 2 // pf**0.5),
     )
 
 
@@ -313,9 +315,9 @@ def _make(name, separable, popsize, sigma):
             generation=jnp.zeros((), jnp.int32),
             last_eigen=jnp.zeros((), jnp.int32),
             sigma0=sigma0,
-            best_history=jnp.full((k.history,), -jnp.inf, dt),
-            last_range=jnp.asarray(jnp.inf, dt),
-            best_ever=jnp.asarray(-jnp.inf, dt),
+            best_history=jnp.zeros((k.history,), dt),  # read only once full
+            last_range=jnp.asarray(jnp.finfo(dt).max, dt),
+            best_ever=jnp.asarray(jnp.finfo(dt).min, dt),
             best_generation=jnp.zeros((), jnp.int32),
             flat_count=jnp.zeros((), jnp.int32),
             layout=layout,
