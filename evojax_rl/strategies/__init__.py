@@ -6,3 +6,4 @@ Fitness is **maximized** by every strategy.
 from evojax_rl.strategies.base import Strategy  # noqa: F401
 from evojax_rl.strategies.open_es import open_es  # noqa: F401
 from evojax_rl.strategies.cem import cem  # noqa: F401
+from evojax_rl.strategies.snes import snes  # noqa: F401
