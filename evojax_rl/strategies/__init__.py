@@ -8,3 +8,4 @@ from evojax_rl.strategies.open_es import open_es  # noqa: F401
 from evojax_rl.strategies.cem import cem  # noqa: F401
 from evojax_rl.strategies.snes import snes  # noqa: F401
 from evojax_rl.strategies.pgpe import pgpe  # noqa: F401
+from evojax_rl.strategies.ars import ars  # noqa: F401
