@@ -9,3 +9,4 @@ from evojax_rl.strategies.cem import cem  # noqa: F401
 from evojax_rl.strategies.snes import snes  # noqa: F401
 from evojax_rl.strategies.pgpe import pgpe  # noqa: F401
 from evojax_rl.strategies.ars import ars  # noqa: F401
+from evojax_rl.strategies.simple_ga import simple_ga  # noqa: F401
