@@ -48,7 +48,9 @@ def test_unknown_init_hyperparameter_raises():
         cem(8).init(jax.random.key(0), jnp.zeros(3), learning_rate=0.1)
 
 
-@pytest.mark.parametrize("noise, extra", [("none", 0.0), ("constant", 0.3), ("decreasing", 0.3 - 2 / 4)])
+@pytest.mark.parametrize(
+    "noise, extra", [("none", 0.0), ("constant", 0.3), ("decreasing", 0.3 - 2 / 4)]
+)
 def test_update_is_elite_moments_plus_szita_lorincz_noise(noise, extra):
     # P = 10, rho = 0.3 -> 3 elites; generation t = 2, a = 0.3, b = 4 -> decreasing noise
     # max(0.3 - 2/4, 0) = 0.

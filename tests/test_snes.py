@@ -77,7 +77,8 @@ def test_sigma_shrinks_on_sphere_and_grows_on_a_slope():
 
 def test_one_step_matches_algorithm():
     strat = snes(6, learning_rate_sigma=0.2)
-    state = strat.init(jax.random.key(0), jnp.array([1.0, -2.0, 0.5]), sigma=jnp.array([0.5, 1.0, 2.0]))
+    x0, sigma0 = jnp.array([1.0, -2.0, 0.5]), jnp.array([0.5, 1.0, 2.0])
+    state = strat.init(jax.random.key(0), x0, sigma=sigma0)
     pop, state = strat.ask(jax.random.key(3), state)
     fitness = jnp.array([0.3, -1.0, 2.0, 0.1, 5.0, -3.0])
     new = strat.tell(pop, fitness, state)

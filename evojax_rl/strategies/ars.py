@@ -56,7 +56,8 @@ def _build(popsize, top_k):
     def ask_flat(key, state):
         d = state.mean.shape[0]
         delta = jax.random.normal(key, (resolve(d) // 2, d), state.mean.dtype)
-        return jnp.concatenate([state.mean + state.sigma * delta, state.mean - state.sigma * delta]), state
+        step = state.sigma * delta
+        return jnp.concatenate([state.mean + step, state.mean - step]), state
 
     def tell_flat(flat, fitness, state):
         n = flat.shape[0] // 2
