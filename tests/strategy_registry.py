@@ -9,4 +9,9 @@ STRATEGIES = {
     "open_es": (S.open_es, dict(popsize=32, sigma=0.1, learning_rate=0.05), 400),
     "cma_es": (S.cma_es, dict(sigma=0.5), 300),
     "sep_cma_es": (S.sep_cma_es, dict(sigma=0.5), 300),
+    "snes": (S.snes, dict(sigma=0.5), 300),
+    "pgpe": (S.pgpe, dict(popsize=32, sigma=0.3), 300),
+    "ars": (S.ars, dict(popsize=32, sigma=0.1, learning_rate=0.05), 400),
+    "cem": (S.cem, dict(popsize=50, sigma=0.5, elite_ratio=0.2), 200),
+    "simple_ga": (S.simple_ga, dict(popsize=50, sigma=0.1), 300),
 }

@@ -280,6 +280,8 @@ def _decompose(cov, state, g, gap, separable):
     def keep(c):
         return state.eigvecs, state.eigvals_sqrt, state.last_eigen
 
+    if gap <= 1:  # due every generation (D up to ~40 with default popsize): no branch
+        return fresh(cov)
     due = (g - state.last_eigen).astype(jnp.float32) >= gap
     return jax.lax.cond(due, fresh, keep, cov)
 
