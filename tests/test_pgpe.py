@@ -17,7 +17,7 @@ def neg_sphere(x):
 def test_pgpe_improves_sphere_100x(optimizer):
     res = ejr.optimize(
         neg_sphere, pgpe(optimizer=optimizer), jnp.ones(10), key=jax.random.key(0),
-        max_generations=1000, target_fitness=-0.1,
+        max_generations=3000, target_fitness=-0.1,  # plain SGD needs ~950 generations
     )
     assert res.stop_reason == "target_fitness"
 
