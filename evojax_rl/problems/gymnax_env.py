@@ -30,11 +30,21 @@ def _space(space: Any) -> Discrete | Box:
     raise ValueError(f"unsupported gymnax space {space!r}; allowed: Discrete, Box.")
 
 
+def _obs_space(space: Any) -> Box:
+    """Observations are always float arrays: a ``Discrete(n)`` observation (FrozenLake's cell
+    index) becomes ``Box(0, n - 1, ())``."""
+    space = _space(space)
+    if isinstance(space, Discrete):
+        return Box(0.0, float(space.n - 1), ())
+    return space
+
+
 @functools.lru_cache(maxsize=None)
 def _build(name: str, max_steps: int | None, overrides: tuple) -> Env:
     import gymnax
 
     env, params = gymnax.make(name)
+    defaults = params
     if overrides:
         params = params.replace(**dict(overrides))
     if max_steps is not None:
@@ -52,12 +62,18 @@ def _build(name: str, max_steps: int | None, overrides: tuple) -> Env:
         return jnp.asarray(obs, jnp.float32), state, reward, jnp.reshape(done, ()), info
 
     limit = int(params.max_steps_in_episode)
+    try:
+        obs_space, act_space = env.observation_space(params), env.action_space(params)
+    except TypeError:
+        # Some gymnax spaces (BernoulliBandit's) mix an int step limit with float bounds when
+        # max_steps_in_episode is overridden; the shapes are the same under the defaults.
+        obs_space, act_space = env.observation_space(defaults), env.action_space(defaults)
     return Env(
         reset=reset,
         step=step,
         params=params,
-        observation_space=_space(env.observation_space(params)),
-        action_space=_space(env.action_space(params)),
+        observation_space=_obs_space(obs_space),
+        action_space=_space(act_space),
         max_steps=limit,
         name=name,
     )
