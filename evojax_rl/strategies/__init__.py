@@ -1,3 +1,9 @@
-"""Search strategies: each factory returns ``Strategy(init, ask, tell)`` (see ``base``)."""
+"""Search strategies: each factory returns ``Strategy(init, ask, tell)`` (see ``base``).
+
+Fitness is **maximized** by every strategy.
+"""
 
 from evojax_rl.strategies.base import Strategy  # noqa: F401
+from evojax_rl.strategies.open_es import open_es  # noqa: F401
+from evojax_rl.strategies.cma_es import cma_es, sep_cma_es  # noqa: F401
+from evojax_rl.strategies.restarts import ipop, ipop_cma_es  # noqa: F401

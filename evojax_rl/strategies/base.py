@@ -68,7 +68,6 @@ class Strategy(NamedTuple):
     tell: Callable[[Any, jax.Array, Any], Any]
     mean: Callable[[Any], Any] = _state_mean
     stop: Callable[[Any], jax.Array] = _never_stop
-    popsize: int = 0
 
 
 class Layout:
@@ -226,7 +225,20 @@ def sanitize_fitness(fitness: jax.Array) -> jax.Array:
     return jnp.where(finite, fitness, worst)
 
 
-def wrap_flat(popsize: int, ask_flat: Callable, tell_flat: Callable) -> tuple[Callable, Callable]:
+def default_popsize(dim: int) -> int:
+    """Hansen's default population size ``4 + floor(3 ln D)`` (CMA-ES tutorial, Table 1)."""
+    return 4 + int(np.floor(3 * np.log(max(dim, 1))))
+
+
+def resolve_popsize(popsize: int | None, dim: int, *, even: bool = False) -> int:
+    """The configured popsize, or the default for dimension ``dim`` (rounded up to even)."""
+    if popsize is not None:
+        return popsize
+    p = default_popsize(dim)
+    return p + (p % 2) if even else p
+
+
+def wrap_flat(ask_flat: Callable, tell_flat: Callable) -> tuple[Callable, Callable]:
     """Lift ``ask_flat(key, state) -> ([P, D], state)`` and ``tell_flat([P, D], [P], state)``
     to pytrees, validating and sanitizing fitness on the way in."""
 
@@ -235,7 +247,8 @@ def wrap_flat(popsize: int, ask_flat: Callable, tell_flat: Callable) -> tuple[Ca
         return state.layout.unravel_batch(flat), state
 
     def tell(population, fitness, state):
-        fitness = sanitize_fitness(check_fitness(fitness, popsize))
-        return tell_flat(state.layout.ravel_batch(population), fitness, state)
+        flat = state.layout.ravel_batch(population)
+        fitness = sanitize_fitness(check_fitness(fitness, flat.shape[0]))
+        return tell_flat(flat, fitness, state)
 
     return ask, tell

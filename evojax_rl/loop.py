@@ -1,0 +1,185 @@
+"""``optimize``: a whole black-box run as one compiled ``lax.while_loop``.
+
+Fitness is **maximized**: to minimize ``f`` pass ``lambda x: -f(x)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evojax_rl.strategies import base
+
+
+class OptimizeResult(NamedTuple):
+    """What ``optimize`` returns (host values, except ``best_x`` and ``state``)."""
+
+    best_x: Any  # x0-shaped pytree: the best member ever evaluated
+    best_fitness: float  # its fitness (maximized)
+    generations: int  # generations run (summed over restarts)
+    evaluations: int  # fitness evaluations (summed over restarts)
+    history: np.ndarray  # [generations] best fitness so far after each generation
+    nonfinite: int  # fitness values that were NaN or infinite (each ranked worst)
+    stop_reason: str  # a value of base.STOP_REASONS
+    state: Any  # the final strategy state (of the last restart)
+    restarts: int = 0  # restarts made (IPOP)
+    popsizes: tuple = ()  # population size of each run
+
+
+class _Carry(NamedTuple):
+    generation: jax.Array  # [] int32
+    key: jax.Array
+    state: Any
+    best_flat: jax.Array  # [D]
+    best_fitness: jax.Array  # []
+    history: jax.Array  # [max_generations]
+    nonfinite: jax.Array  # [] int32
+    reason: jax.Array  # [] int32
+
+
+@functools.partial(
+    jax.jit, static_argnames=("fitness_fn", "ask", "tell", "stop", "max_generations")
+)
+def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, max_generations):
+    """Run generations until a stop code is set. ``target``: [] (``+inf`` for none)."""
+    layout = state.layout
+    dim = layout.size
+    dtype = layout.dtype
+
+    def body(c: _Carry) -> _Carry:
+        population, state = ask(jax.random.fold_in(c.key, c.generation), c.state)
+        fitness = jax.vmap(fitness_fn)(population)
+        state = tell(population, fitness, state)
+        clean = base.sanitize_fitness(fitness)
+        i = jnp.argmax(clean)
+        found = jnp.isfinite(fitness[i]) & (clean[i] > c.best_fitness)
+        best_fitness = jnp.where(found, clean[i], c.best_fitness)
+        best_flat = jax.lax.cond(
+            found,
+            lambda: layout.ravel(jax.tree_util.tree_map(lambda leaf: leaf[i], population)),
+            lambda: c.best_flat,
+        )
+        generation = c.generation + 1
+        evals = generation * fitness.shape[0]
+        reason = stop(state)
+        reason = jnp.where(evals >= evaluations_left, 3, reason)
+        reason = jnp.where(best_fitness >= target, 2, reason)
+        reason = jnp.where((reason == 0) & (generation >= max_generations), 1, reason)
+        return _Carry(
+            generation=generation,
+            key=c.key,
+            state=state,
+            best_flat=best_flat,
+            best_fitness=best_fitness,
+            history=c.history.at[c.generation].set(best_fitness),
+            nonfinite=c.nonfinite + jnp.sum(~jnp.isfinite(fitness)).astype(jnp.int32),
+            reason=reason.astype(jnp.int32),
+        )
+
+    carry = _Carry(
+        generation=jnp.zeros((), jnp.int32),
+        key=key,
+        state=state,
+        best_flat=jnp.zeros((dim,), dtype),
+        best_fitness=jnp.asarray(-jnp.inf, dtype),
+        history=jnp.full((max_generations,), jnp.nan, dtype),
+        nonfinite=jnp.zeros((), jnp.int32),
+        reason=jnp.zeros((), jnp.int32),
+    )
+    return jax.lax.while_loop(lambda c: c.reason == 0, body, carry)
+
+
+def _check_run_args(max_generations, target_fitness, max_evaluations):
+    if isinstance(max_generations, bool) or not isinstance(max_generations, (int, np.integer)):
+        raise ValueError(f"max_generations must be a positive int, got {max_generations!r}.")
+    if max_generations < 1:
+        raise ValueError(f"max_generations must be a positive int, got {max_generations!r}.")
+    if target_fitness is not None and not math.isfinite(float(target_fitness)):
+        raise ValueError(f"target_fitness must be a finite number or None, got {target_fitness!r}.")
+    if max_evaluations is not None and int(max_evaluations) < 1:
+        raise ValueError(f"max_evaluations must be a positive int or None, got {max_evaluations!r}.")
+
+
+def optimize(
+    fitness_fn: Callable[[Any], jax.Array],
+    strategy: Any,
+    x0: Any,
+    *,
+    key: jax.Array,
+    max_generations: int,
+    target_fitness: float | None = None,
+    max_evaluations: int | None = None,
+) -> OptimizeResult:
+    """Maximize ``fitness_fn`` with ``strategy``, starting from ``x0``, as one compiled loop.
+
+    Args:
+      fitness_fn: ``x -> []`` for one member (``x`` shaped like ``x0``); vmapped over the
+        population. **Maximized**: pass ``-f`` to minimize ``f``.
+      strategy: a ``Strategy`` (e.g. ``strategies.cma_es()``), or a restart scheme such as
+        ``strategies.ipop_cma_es()``.
+      x0: a float array or pytree of float arrays: the initial search centre.
+      key: a PRNG key; the same key gives the same result.
+      max_generations: cap on generations (per restart for restart schemes). It fixes the
+        length of the compiled history buffer.
+      target_fitness: stop once the best fitness reaches it.
+      max_evaluations: stop once this many fitness evaluations have been made (in total).
+
+    The loop stops on the target, on the strategy's own criteria (``strategy.stop``), on
+    ``max_evaluations`` or on ``max_generations``; ``stop_reason`` says which.
+    """
+    _check_run_args(max_generations, target_fitness, max_evaluations)
+    if hasattr(strategy, "run_restarts"):
+        return strategy.run_restarts(
+            fitness_fn,
+            x0,
+            key=key,
+            max_generations=int(max_generations),
+            target_fitness=target_fitness,
+            max_evaluations=max_evaluations,
+        )
+    if not isinstance(strategy, base.Strategy):
+        raise ValueError(
+            f"strategy must be a Strategy from evojax_rl.strategies, got {type(strategy).__name__}."
+        )
+    k_init, k_run = jax.random.split(key)
+    state = strategy.init(k_init, x0)
+    return run_one(
+        fitness_fn, strategy, state, k_run, int(max_generations), target_fitness, max_evaluations
+    )
+
+
+def run_one(fitness_fn, strategy, state, key, max_generations, target_fitness, max_evaluations):
+    """Compiled run of one strategy from ``state``; returns an ``OptimizeResult``."""
+    dtype = state.layout.dtype
+    target = jnp.asarray(jnp.inf if target_fitness is None else target_fitness, dtype)
+    budget = jnp.asarray(np.iinfo(np.int32).max if max_evaluations is None else max_evaluations)
+    carry = _run(
+        state,
+        key,
+        target,
+        budget.astype(jnp.int32),
+        fitness_fn=fitness_fn,
+        ask=strategy.ask,
+        tell=strategy.tell,
+        stop=strategy.stop,
+        max_generations=max_generations,
+    )
+    generations = int(carry.generation)
+    popsize = jax.eval_shape(strategy.ask, key, state)[0]
+    popsize = jax.tree_util.tree_leaves(popsize)[0].shape[0]
+    return OptimizeResult(
+        best_x=state.layout.unravel(carry.best_flat),
+        best_fitness=float(carry.best_fitness),
+        generations=generations,
+        evaluations=generations * popsize,
+        history=np.asarray(carry.history[:generations]),
+        nonfinite=int(carry.nonfinite),
+        stop_reason=base.STOP_REASONS[int(carry.reason)],
+        state=carry.state,
+        popsizes=(popsize,),
+    )

@@ -1,0 +1,162 @@
+"""CMA-ES checked against pycma (the reference implementation), not only for shapes."""
+
+import cma
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import evojax_rl as ejr
+from evojax_rl.strategies.cma_es import constants
+
+
+def pycma(dim, **opts):
+    return cma.CMAEvolutionStrategy(dim * [0.0], 0.5, {"verbose": -9, **opts})
+
+
+@pytest.mark.parametrize("dim", [2, 10, 100])
+def test_default_constants_equal_pycma(dim):
+    es = pycma(dim)
+    ours = constants(dim)
+    assert ours.popsize == es.sp.popsize and ours.mu == es.sp.weights.mu
+    np.testing.assert_allclose(ours.weights, np.asarray(es.sp.weights), rtol=0, atol=1e-12)
+    for name, theirs in [
+        ("mueff", es.sp.weights.mueff),
+        ("cc", es.sp.cc),
+        ("c1", es.sp.c1),
+        ("cmu", es.sp.cmu),
+        ("cs", es.adapt_sigma.cs),
+        ("damps", es.adapt_sigma.damps),
+    ]:
+        assert abs(getattr(ours, name) - theirs) <= 1e-12, (name, getattr(ours, name), theirs)
+    assert ours.tolstagnation == es.opts["tolstagnation"]
+    assert ours.maxiter == int(es.opts["maxiter"])
+    sep = constants(dim, separable=True)
+    for name, theirs in [("cc", es.sp.cc_sep), ("c1", es.sp.c1_sep), ("cmu", es.sp.cmu_sep)]:
+        assert abs(getattr(sep, name) - theirs) <= 1e-12, (name, getattr(sep, name), theirs)
+
+
+@pytest.mark.parametrize("popsize", [6, 24, 160])
+def test_constants_equal_pycma_for_larger_populations(popsize):
+    es = pycma(10, popsize=popsize)
+    ours = constants(10, popsize)
+    np.testing.assert_allclose(ours.weights, np.asarray(es.sp.weights), rtol=0, atol=1e-12)
+    assert abs(ours.damps - es.adapt_sigma.damps) <= 1e-12
+    assert abs(ours.cmu - es.sp.cmu) <= 1e-12
+
+
+def test_first_generation_matches_pycma_update_given_the_same_samples():
+    """Feed pycma our samples: after one tell, mean, sigma, paths and C agree."""
+    dim = 5
+    strategy = ejr.strategies.cma_es(sigma=0.5)
+    x0 = np.linspace(-1.0, 1.0, dim)
+    es = cma.CMAEvolutionStrategy(x0, 0.5, {"verbose": -9, "seed": 1})
+    state = strategy.init(jax.random.key(0), jnp.asarray(x0, jnp.float32))
+    for gen in range(3):
+        pop, state = strategy.ask(jax.random.key(gen), state)
+        pop = np.asarray(pop, np.float64)
+        fit = np.array([ejr.problems.rosenbrock(jnp.asarray(x)) for x in pop], np.float64)
+        es.ask()  # advance pycma's own bookkeeping; we tell it our samples instead
+        es.tell(list(pop), list(fit))
+        state = strategy.tell(jnp.asarray(pop, jnp.float32), -jnp.asarray(fit), state)
+        np.testing.assert_allclose(state.mean, es.mean, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(float(state.sigma), es.sigma, rtol=1e-4)
+        np.testing.assert_allclose(state.path_sigma, es.adapt_sigma.ps, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(state.path_c, es.pc, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(state.cov, es.sm.C, rtol=1e-3, atol=1e-5)
+
+
+def _ours(fn, x0, seeds):
+    evals = []
+    neg = lambda x: -fn(x)  # noqa: E731  (one function object: compiled once)
+    for seed in range(seeds):
+        res = ejr.optimize(neg, ejr.strategies.cma_es(sigma=0.5), jnp.asarray(x0),
+                           key=jax.random.key(seed), max_generations=4000, target_fitness=-1e-8)
+        evals.append(res.evaluations if res.stop_reason == "target_fitness" else np.nan)
+    return np.array(evals, float)
+
+
+def _theirs(f, x0, seeds):
+    evals = []
+    for seed in range(seeds):
+        es = cma.CMAEvolutionStrategy(list(x0), 0.5, {"verbose": -9, "seed": seed + 1,
+                                                      "ftarget": 1e-8})
+        while not es.stop():
+            xs = es.ask()
+            es.tell(xs, [f(np.asarray(x)) for x in xs])
+        evals.append(es.countevals if es.best.f <= 1e-8 else np.nan)
+    return np.array(evals, float)
+
+
+# (ours in JAX, the same function in NumPy float64 for pycma, x0)
+PROBLEMS = {
+    "sphere": (ejr.problems.sphere, lambda x: float(np.sum(np.square(x))), np.ones(10)),
+    "ellipsoid": (
+        ejr.problems.ellipsoid,
+        lambda x: float(np.sum(1e6 ** (np.arange(10) / 9) * np.square(x))),
+        np.ones(10),
+    ),
+    "rosenbrock": (
+        ejr.problems.rosenbrock,
+        lambda x: float(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)),
+        np.zeros(10),
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem", sorted(PROBLEMS))
+def test_median_evaluations_within_20_percent_of_pycma(problem):
+    fn, fn_np, x0 = PROBLEMS[problem]
+    ours, theirs = _ours(fn, x0, 10), _theirs(fn_np, x0, 10)
+    # Rosenbrock has a local optimum that both may hit; at least 7 of 10 must succeed.
+    assert np.sum(np.isfinite(ours)) >= 7 and np.sum(np.isfinite(theirs)) >= 7
+    ratio = np.nanmedian(ours) / np.nanmedian(theirs)
+    assert 0.8 <= ratio <= 1.2, (problem, np.nanmedian(ours), np.nanmedian(theirs))
+
+
+@pytest.mark.slow
+def test_ipop_solves_rastrigin_10d():
+    res = ejr.optimize(lambda x: -ejr.problems.rastrigin(x),
+                       ejr.strategies.ipop_cma_es(sigma=2.0, init_range=4.0), jnp.zeros(10),
+                       key=jax.random.key(0), max_generations=5000, target_fitness=-1e-8)
+    assert res.stop_reason == "target_fitness" and res.best_fitness >= -1e-8
+    assert res.restarts >= 1 and res.popsizes[:2] == (10, 20)
+
+
+def test_ipop_compiles_each_population_size_once():
+    from evojax_rl import loop
+
+    fn = lambda x: -ejr.problems.sphere(x)  # noqa: E731
+    ipop = ejr.strategies.ipop_cma_es(sigma=0.5, max_restarts=2)
+    kwargs = dict(key=jax.random.key(0), max_generations=3)
+    # Tiny generation cap: each run stops on max_generations and is restarted.
+    first = ejr.optimize(fn, ipop, jnp.ones(4), **kwargs)
+    assert first.popsizes == (8, 16, 32)
+    size = loop._run._cache_size()
+    again = ejr.optimize(fn, ejr.strategies.ipop_cma_es(sigma=0.5, max_restarts=2), jnp.ones(4),
+                         **kwargs)
+    assert loop._run._cache_size() == size and again.popsizes == first.popsizes
+
+
+def test_stop_criteria_end_a_converged_run():
+    # No target: the run must end by pycma's own criteria long before the cap.
+    res = ejr.optimize(lambda x: -ejr.problems.sphere(x), ejr.strategies.cma_es(sigma=0.5),
+                       jnp.ones(4), key=jax.random.key(0), max_generations=20000)
+    assert res.stop_reason in ("tolfun", "tolfunhist", "tolx", "noeffectcoord", "noeffectaxis")
+    assert res.generations < 2000
+
+
+def test_sep_cma_es_scales_to_high_dimension():
+    res = ejr.optimize(lambda x: -ejr.problems.ellipsoid(x, 1e2), ejr.strategies.sep_cma_es(
+        sigma=0.5), jnp.ones(200), key=jax.random.key(0), max_generations=3000,
+        target_fitness=-1e-6)
+    assert res.stop_reason == "target_fitness"
+    assert res.state.cov.shape == (200,)
+
+
+def test_bad_popsize_is_refused():
+    with pytest.raises(ValueError, match="popsize must be at least 2, got 1"):
+        ejr.strategies.cma_es(popsize=1)
+    with pytest.raises(ValueError, match="popsize_factor must be > 1, got 1"):
+        ejr.strategies.ipop_cma_es(popsize_factor=1)

@@ -1,0 +1,122 @@
+"""optimize(): the README example, stop reasons, NaN accounting, pytrees, bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import evojax_rl as ejr
+
+
+def test_readme_example():
+    import jax, jax.numpy as jnp  # noqa: E401, F811  (the README's lines, verbatim)
+    import evojax_rl as ejr  # noqa: F811
+
+    result = ejr.optimize(lambda x: -ejr.problems.rosenbrock(x), ejr.strategies.cma_es(sigma=0.5),
+                          jnp.zeros(10), key=jax.random.key(0), max_generations=3000,
+                          target_fitness=-1e-8)
+    print(result.best_fitness, result.evaluations)
+    assert result.best_fitness >= -1e-8 and result.stop_reason == "target_fitness"
+    assert 1000 < result.evaluations < 30000
+    assert result.generations * 10 == result.evaluations
+    assert float(ejr.problems.rosenbrock(result.best_x)) == pytest.approx(-result.best_fitness)
+    history = result.history
+    assert history.shape == (result.generations,) and np.all(np.diff(history) >= 0)
+
+
+def test_same_key_same_result_and_other_key_other_result():
+    fn = lambda x: -ejr.problems.sphere(x)  # noqa: E731
+    run = lambda k: ejr.optimize(fn, ejr.strategies.cma_es(sigma=0.3), jnp.ones(5),  # noqa: E731
+                                 key=jax.random.key(k), max_generations=50)
+    a, b, c = run(0), run(0), run(1)
+    np.testing.assert_array_equal(a.history, b.history)
+    assert a.best_fitness != c.best_fitness
+
+
+def test_pytree_x0_gives_pytree_best_x():
+    x0 = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
+    fn = lambda p: -(jnp.sum(p["w"] ** 2) + jnp.sum((p["b"] - 2.0) ** 2))  # noqa: E731
+    res = ejr.optimize(fn, ejr.strategies.cma_es(sigma=0.5), x0, key=jax.random.key(0),
+                       max_generations=400, target_fitness=-1e-6)
+    assert jax.tree_util.tree_structure(res.best_x) == jax.tree_util.tree_structure(x0)
+    assert res.best_x["w"].shape == (3, 2)
+    np.testing.assert_allclose(res.best_x["b"], 2.0, atol=1e-2)
+
+
+def test_nonfinite_fitness_is_ranked_worst_and_counted():
+    def fn(x):  # NaN for a quarter of the space, +inf in another: both must rank worst
+        f = -ejr.problems.sphere(x)
+        f = jnp.where(x[0] > 1.5, jnp.nan, f)
+        return jnp.where(x[1] > 1.5, jnp.inf, f)
+
+    res = ejr.optimize(fn, ejr.strategies.cma_es(sigma=1.0), jnp.ones(4), key=jax.random.key(0),
+                       max_generations=200)
+    assert res.nonfinite > 0
+    assert np.isfinite(res.best_fitness) and res.best_fitness > -1e-3
+    assert all(np.all(np.isfinite(np.asarray(leaf)))
+               for leaf in jax.tree_util.tree_leaves(res.state))
+
+
+def test_max_evaluations_stops_the_run():
+    res = ejr.optimize(lambda x: -ejr.problems.sphere(x), ejr.strategies.cma_es(popsize=10),
+                       jnp.ones(4), key=jax.random.key(0), max_generations=1000,
+                       max_evaluations=95)
+    assert res.stop_reason == "max_evaluations" and res.evaluations == 100
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(max_generations=0), "max_generations must be a positive int, got 0"),
+        (dict(max_generations=2.5), "max_generations must be a positive int, got 2.5"),
+        (dict(max_generations=5, target_fitness=float("nan")), "target_fitness must be a finite"),
+        (dict(max_generations=5, max_evaluations=0), "max_evaluations must be a positive int"),
+    ],
+)
+def test_bad_run_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ejr.optimize(lambda x: -jnp.sum(x**2), ejr.strategies.cma_es(), jnp.ones(3),
+                     key=jax.random.key(0), **kwargs)
+
+
+def test_not_a_strategy_is_refused():
+    with pytest.raises(ValueError, match="strategy must be a Strategy.*got function"):
+        ejr.optimize(lambda x: -jnp.sum(x**2), ejr.strategies.cma_es, jnp.ones(3),
+                     key=jax.random.key(0), max_generations=3)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: ejr.strategies.open_es(popsize=7), "popsize must be even with mirrored.*got 7"),
+        (lambda: ejr.strategies.open_es(popsize=1, mirrored=False), "at least 2, got 1"),
+        (lambda: ejr.strategies.open_es(learning_rate=0.0), "learning_rate must be a positive"),
+        (lambda: ejr.strategies.cma_es(popsize=True), "popsize must be an int, got True"),
+    ],
+)
+def test_bad_strategy_settings(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_shaping_functions():
+    f = jnp.array([3.0, -1.0, 10.0, 0.0])
+    np.testing.assert_array_equal(ejr.shaping.ranks(f), [2, 0, 3, 1])
+    np.testing.assert_allclose(ejr.shaping.centered_ranks(f), [1 / 6, -0.5, 0.5, -1 / 6], rtol=1e-6)
+    z = ejr.shaping.z_score(f)
+    assert abs(float(z.mean())) < 1e-6 and abs(float(z.std()) - 1) < 1e-4
+    pop = jnp.array([[1.0, 1.0], [0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+    np.testing.assert_allclose(ejr.shaping.weight_decay(f, pop, 0.5), [2.0, -1.0, 8.0, -4.5])
+
+
+def test_problems_have_their_minimum_where_documented():
+    P = ejr.problems
+    z, o = jnp.zeros(7), jnp.ones(7)
+    for f in (P.sphere, P.ellipsoid, P.rastrigin):
+        assert float(f(z)) == 0.0 and float(f(o)) > 0
+    assert abs(float(P.ackley(z))) < 1e-5 and float(P.ackley(o)) > 1
+    assert float(P.rosenbrock(o)) == 0.0 and float(P.rosenbrock(z)) == 6.0
+    shift = jnp.arange(7.0)
+    assert float(P.shifted(P.sphere, shift)(shift)) == 0.0
+    rot = P.rotated(P.ellipsoid, jax.random.key(0), 7)
+    assert float(rot(z)) == 0.0 and float(rot(o)) != pytest.approx(float(P.ellipsoid(o)))
