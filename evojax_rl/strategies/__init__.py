@@ -3,7 +3,12 @@
 Fitness is **maximized** by every strategy.
 """
 
+from evojax_rl.strategies.ars import ars  # noqa: F401
 from evojax_rl.strategies.base import Strategy  # noqa: F401
-from evojax_rl.strategies.open_es import open_es  # noqa: F401
+from evojax_rl.strategies.cem import cem  # noqa: F401
 from evojax_rl.strategies.cma_es import cma_es, sep_cma_es  # noqa: F401
+from evojax_rl.strategies.open_es import open_es  # noqa: F401
+from evojax_rl.strategies.pgpe import pgpe  # noqa: F401
 from evojax_rl.strategies.restarts import ipop, ipop_cma_es  # noqa: F401
+from evojax_rl.strategies.simple_ga import simple_ga  # noqa: F401
+from evojax_rl.strategies.snes import snes  # noqa: F401
