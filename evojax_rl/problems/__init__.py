@@ -17,4 +17,5 @@ from evojax_rl.problems.env import (  # noqa: F401
     check_env,
     gymnax_names,
     make,
+    register,
 )

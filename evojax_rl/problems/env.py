@@ -20,6 +20,9 @@ A user's own JAX environment plugs in by building ``Env(...)`` from two pure fun
               observation_space=Box(-1.0, 1.0, (3,)), action_space=Discrete(2),
               max_steps=200, name="my-env")
 
+``register(name, factory)`` makes it available by name to ``make`` (and so to ``TrainConfig`` and
+the CLI's presets); ``factory(**kwargs) -> Env``.
+
 ``make(name)`` builds the adapters that ship with the package: every registered gymnax
 environment by its gymnax id (``"CartPole-v1"``), every brax environment as ``"brax/NAME"``
 (``"brax/ant"``, backend chosen with ``backend=``).
@@ -91,6 +94,18 @@ def gymnax_names() -> list[str]:
 
 
 BRAX_PREFIX = "brax/"
+_USER_ENVS: dict[str, Callable[..., Env]] = {}
+
+
+def register(name: str, factory: Callable[..., Env]) -> None:
+    """Make ``make(name, **kwargs)`` return ``factory(**kwargs)`` (a user's own ``Env``)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"environment name must be a non-empty string, got {name!r}.")
+    if not callable(factory):
+        raise ValueError(f"factory for {name!r} must be callable, got {factory!r}.")
+    if name in _USER_ENVS or name in gymnax_names() or name.startswith(BRAX_PREFIX):
+        raise ValueError(f"environment name {name!r} is already taken; choose another.")
+    _USER_ENVS[name] = factory
 
 
 def brax_names() -> list[str]:
@@ -112,6 +127,9 @@ def make(name: str, *, max_steps: int | None = None, **kwargs: Any) -> Env:
     """
     if not isinstance(name, str):
         raise ValueError(f"environment name must be a string, got {name!r}.")
+    if name in _USER_ENVS:
+        env = check_env(_USER_ENVS[name](**kwargs))
+        return env if max_steps is None else check_env(env._replace(max_steps=max_steps))
     if name.startswith(BRAX_PREFIX):
         from evojax_rl.problems.brax_env import brax_env
 
@@ -120,5 +138,5 @@ def make(name: str, *, max_steps: int | None = None, **kwargs: Any) -> Env:
         from evojax_rl.problems.gymnax_env import gymnax_env
 
         return gymnax_env(name, max_steps=max_steps, **kwargs)
-    valid = gymnax_names() + brax_names()
+    valid = sorted(_USER_ENVS) + gymnax_names() + brax_names()
     raise ValueError(f"unknown environment {name!r}; valid names: {', '.join(valid)}.")
