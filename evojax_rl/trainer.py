@@ -145,7 +145,8 @@ def build(config: TrainConfig) -> Trainer:
                                 devices=1)
     obs_shape = env.observation_space.shape if config.obs_norm else ()
 
-    def init(seed: int) -> TrainState:
+    @jax.jit
+    def _init(seed):
         root = jax.random.key(seed)
         x0 = policy.init(jax.random.fold_in(root, 0))
         return TrainState(
@@ -154,6 +155,10 @@ def build(config: TrainConfig) -> Trainer:
             jax.random.fold_in(root, 1),
             jnp.zeros((), jnp.int32),
         )
+
+    def init(seed: int) -> TrainState:
+        # One compiled program: dozens of eager initializer ops would each compile on their own.
+        return _init(jnp.uint32(seed))
 
     def generation(ts: TrainState, _):
         key, k_ask, k_roll = jax.random.split(ts.key, 3)
@@ -189,9 +194,12 @@ def build(config: TrainConfig) -> Trainer:
         params = jax.tree.map(lambda x: x[None], strategy.mean(ts.strategy_state))
         return eval_rollout(key, params, ts.obs_stats).fitness[0]
 
+    @jax.jit
+    def _eval_key(seed, generation):
+        return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), generation)
+
     def evaluate(ts: TrainState, seed: int) -> jax.Array:
-        key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), ts.generation)
-        return _evaluate(ts, key)
+        return _evaluate(ts, _eval_key(jnp.uint32(seed), ts.generation))
 
     return Trainer(config, init, run_chunk, evaluate, mean_params)
 
@@ -226,6 +234,8 @@ def train(
     ``config.generations``.
     """
     t0 = time.perf_counter()
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}.")
     trainer = build(config)
     ts = trainer.init(seed)
     ckpt_dir = os.path.join(out_dir, "checkpoints") if out_dir else None
