@@ -34,7 +34,7 @@ PRESETS: dict[str, Preset] = {
         ),
         "OpenAI-ES, 4-32-32-2 tanh MLP (argmax), popsize 256; stops once the mean policy "
         "scores >= 475 on 16 fresh episodes.",
-        "500 (solved, >= 475) in ~10 generations, ~15 s on 2 CPU cores; published 500.",
+        "500 (solved, >= 475) in ~10 generations, ~10 s on 2 CPU cores; published 500.",
     ),
     "pendulum-openes": Preset(
         TrainConfig(
@@ -50,7 +50,7 @@ PRESETS: dict[str, Preset] = {
         ),
         "OpenAI-ES, 3-32-32-1 tanh MLP (tanh head, torque in [-2, 2]), popsize 256, "
         "2 episodes per member, 1000 generations.",
-        "-143 after 1000 generations (~75 s on 2 CPU cores); published -130.",
+        "-143 after 1000 generations (~40 s on 2 CPU cores); published -130.",
     ),
     "acrobot-openes": Preset(
         TrainConfig(
@@ -64,7 +64,7 @@ PRESETS: dict[str, Preset] = {
             eval_episodes=16,
         ),
         "OpenAI-ES, 6-32-32-3 tanh MLP (argmax), popsize 128, 100 generations.",
-        "-76 after 100 generations (~20 s on 2 CPU cores); published -80.",
+        "-76 after 100 generations (~16 s on 2 CPU cores); published -80.",
     ),
     "mountaincarcontinuous-ga": Preset(
         TrainConfig(
@@ -78,7 +78,7 @@ PRESETS: dict[str, Preset] = {
             eval_episodes=16,
         ),
         "Simple GA with elitism, 2-32-32-1 tanh MLP (tanh head), popsize 128, 100 generations.",
-        "98 after 100 generations (~25 s on 2 CPU cores); published 92.",
+        "98 after 100 generations (~13 s on 2 CPU cores); published 92.",
     ),
     "breakout-minatar-openes": Preset(
         TrainConfig(
@@ -95,7 +95,7 @@ PRESETS: dict[str, Preset] = {
         ),
         "OpenAI-ES on MinAtar Breakout, 400-32-3 tanh MLP (argmax) over the 10x10x4 frame, "
         "popsize 256, 2 episodes per member, 400 generations.",
-        "7 after 400 generations (~50 s on 2 CPU cores); no published ES figure to compare.",
+        "7 after 400 generations (~35 s on 2 CPU cores); no published ES figure to compare.",
     ),
     "ant-openes": Preset(
         TrainConfig(
