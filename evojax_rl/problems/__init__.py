@@ -9,3 +9,13 @@ from evojax_rl.problems.bbob import (  # noqa: F401
     shifted,
     sphere,
 )
+from evojax_rl.problems.env import (  # noqa: F401
+    Box,
+    Discrete,
+    Env,
+    brax_names,
+    check_env,
+    gymnax_names,
+    make,
+    register,
+)

@@ -1,0 +1,164 @@
+"""The ``evojax-rl`` command.
+
+    evojax-rl presets
+    evojax-rl train PRESET [--seed N] [--generations N] [--popsize N] [--out DIR]
+                           [--checkpoint-every N] [--resume] [--no-progress]
+    evojax-rl eval DIR [--episodes N]
+
+Bad input gives one sentence on stderr and exit status 2, with nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(ValueError):
+    """Bad input from the command line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="evojax-rl", description="Neuroevolution on JAX environments.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("presets", help="list the named configurations")
+    t = sub.add_parser("train", help="train a preset")
+    t.add_argument("preset")
+    t.add_argument("--seed", type=int, default=None, help="PRNG seed (default 0)")
+    t.add_argument("--generations", type=int, default=None, help="override the preset's generations")
+    t.add_argument("--popsize", type=int, default=None, help="override the preset's population size")
+    t.add_argument("--out", default=None, help="run directory (default runs/PRESET-sSEED)")
+    t.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                   help="checkpoint every N generations (default: at the end only)")
+    t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e = sub.add_parser("eval", help="evaluate a run's newest checkpoint")
+    e.add_argument("dir")
+    e.add_argument("--episodes", type=int, default=None, help="fresh episodes (default: the run's eval_episodes)")
+    return ap
+
+
+def _cmd_presets() -> int:
+    from evojax_rl.presets import PRESETS
+
+    for name, p in PRESETS.items():
+        c = p.config
+        print(f"{name}\n    {p.description}\n    env {c.env}, strategy {c.strategy}, popsize {c.popsize}, "
+              f"generations {c.generations}\n    expected: {p.expected}")
+    return 0
+
+
+def _read_run(out: str) -> dict:
+    path = os.path.join(out, "config.json")
+    try:
+        with open(path) as f:
+            run = json.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"{out!r} is not an evojax-rl run directory (no config.json).") from None
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read {path!r}: {e}.") from None
+    if not isinstance(run, dict) or not isinstance(run.get("config"), dict) or "seed" not in run:
+        raise UsageError(f"{path!r} is not an evojax-rl run configuration.")
+    return run
+
+
+def _positive(name: str, v: int | None) -> None:
+    if v is not None and v <= 0:
+        raise UsageError(f"{name} must be a positive integer, got {v}.")
+
+
+def _cmd_train(args) -> int:
+    from evojax_rl import checkpoint, presets, trainer
+
+    preset = presets.get(args.preset)
+    _positive("--generations", args.generations)
+    _positive("--popsize", args.popsize)
+    if args.checkpoint_every is not None and args.checkpoint_every < 0:
+        raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}.")
+    seed = 0 if args.seed is None else args.seed
+    out = args.out or os.path.join("runs", f"{args.preset}-s{seed}")
+    ckpts = os.path.join(out, "checkpoints")
+    if args.resume:
+        if not os.path.isdir(out):
+            raise UsageError(f"--resume: run directory {out!r} does not exist.")
+        run = _read_run(out)
+        if run.get("name") != args.preset:
+            raise UsageError(f"--resume: {out!r} holds a run of {run.get('name')!r}, not {args.preset!r}.")
+        if args.seed is not None and args.seed != run["seed"]:
+            raise UsageError(f"--resume: {out!r} was trained with seed {run['seed']}, not {args.seed}.")
+        seed = run["seed"]
+        config = trainer.TrainConfig.from_json(run["config"])
+        if args.popsize is not None and args.popsize != config.popsize:
+            raise UsageError(f"--resume: {out!r} was trained with popsize {config.popsize}, not {args.popsize}.")
+        if checkpoint.latest(ckpts) is None:
+            raise UsageError(f"--resume: no checkpoint found in {out!r}.")
+        checkpoint.read_meta(ckpts)  # refuse a foreign or unreadable checkpoint before any work
+    else:
+        if os.path.exists(os.path.join(out, "config.json")) or checkpoint.latest(ckpts) is not None:
+            raise UsageError(f"{out!r} already holds a run; pass --resume to continue it or choose another --out.")
+        config = preset.config
+    overrides = {}
+    if args.generations is not None:
+        overrides["generations"] = args.generations
+    if args.popsize is not None:
+        overrides["popsize"] = args.popsize
+    if args.checkpoint_every is not None:
+        overrides["checkpoint_every"] = args.checkpoint_every
+    config = dataclasses.replace(config, **overrides)
+    trainer.build(config)  # validates popsize against the strategy etc. before anything is written
+    result = trainer.train(config, out, seed=seed, resume=args.resume,
+                           progress=not args.no_progress, name=args.preset)
+    print(json.dumps(result))
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from evojax_rl import checkpoint, trainer
+
+    _positive("--episodes", args.episodes)
+    if not os.path.isdir(args.dir):
+        raise UsageError(f"run directory {args.dir!r} does not exist.")
+    run = _read_run(args.dir)
+    try:
+        config = trainer.TrainConfig.from_json(run["config"])
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{args.dir!r} holds an unreadable run configuration: {e}") from None
+    if args.episodes is not None:
+        config = dataclasses.replace(config, eval_episodes=args.episodes)
+    t = trainer.build(config)
+    ts, info = checkpoint.restore(os.path.join(args.dir, "checkpoints"), t.init(run["seed"]))
+    returns = float(t.evaluate(ts, run["seed"]))
+    print(json.dumps({
+        "dir": args.dir,
+        "generation": int(ts.generation),
+        "episodes": config.eval_episodes,
+        "mean_return": returns,
+        "params_sha256": trainer.params_sha256(t.mean_params(ts)),
+    }))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``evojax-rl`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "presets":
+            return _cmd_presets()
+        if args.command == "train":
+            return _cmd_train(args)
+        return _cmd_eval(args)
+    except ValueError as e:  # UsageError, CheckpointError and configuration errors
+        print(f"evojax-rl: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("evojax-rl: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""The rollout engine: a population of policies x episodes on a jit-compiled environment.
+
+Written for one episode, then ``vmap``ped over episodes and over the population:
+
+- An episode is a ``lax.while_loop`` that runs while it is not ``done`` and below ``max_steps``.
+  Under ``vmap`` the loop goes on while *any* episode of the batch is live and freezes the finished
+  ones, so the whole batch stops when every episode is done: a generation of short episodes costs
+  short time.
+- Nothing per step is stored: the loop carries the environment state, the observation, the
+  return, the step count, ``done`` and the episode's observation statistics. Memory does not grow
+  with ``max_steps``.
+- Observations are normalized with running statistics (``obs_norm``) that are frozen within the
+  call; the call returns the statistics of the live observations it saw, for the caller to merge
+  (``obs_norm.merge``) after the generation.
+- ``common_random_numbers``: every member gets the same episode keys (same initial states and
+  environment noise), so fitness differences come from the parameters alone.
+- With several devices the population is split over them (``distributed``); the result equals
+  the single-device result.
+
+Keys: per step, the environment and the policy get ``fold_in(episode_key, t)`` split in two, so an
+environment or head that ignores its key costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from evojax_rl import distributed, obs_norm
+from evojax_rl.policies import Policy
+from evojax_rl.problems.env import Env, check_env
+
+
+class RolloutResult(NamedTuple):
+    """What a rollout returns.
+
+    ``fitness: f32[P]``: mean return over a member's episodes (non-finite if any episode's is).
+    ``returns: f32[P, E]``: undiscounted return of each episode.
+    ``lengths: int32[P, E]``: steps each episode took (``<= max_steps``).
+    ``obs_stats: ObsStats``: statistics of every live observation in the call (count 0 if
+    ``obs_norm`` is off).
+    """
+
+    fitness: jax.Array
+    returns: jax.Array
+    lengths: jax.Array
+    obs_stats: obs_norm.ObsStats
+
+
+class _Carry(NamedTuple):
+    state: Any
+    obs: jax.Array
+    ret: jax.Array  # f32[]
+    t: jax.Array  # int32[]
+    done: jax.Array  # bool[]
+    stats: obs_norm.ObsStats
+
+
+def _episode_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool, early_exit: bool):
+    """``(params, key, norm) -> (return f32[], length int32[], ObsStats)`` for one episode.
+
+    ``norm``: ``obs_norm.scale`` of the frozen statistics (``(mean, 1/std)``), or ``None``.
+    """
+
+    def body(params, norm, run_key, c: _Carry) -> _Carry:
+        k_act, k_env = jax.random.split(jax.random.fold_in(run_key, c.t))
+        x = obs_norm.apply_scale(norm, c.obs) if use_norm else c.obs
+        stats = obs_norm.add(c.stats, c.obs) if use_norm else c.stats
+        action = policy.apply(params, x, k_act)
+        obs, state, reward, done, _ = env.step(k_env, c.state, action, env.params)
+        return _Carry(state, obs, c.ret + reward, c.t + 1, jnp.asarray(done, bool), stats)
+
+    def episode(params, key, norm):
+        k_reset, run_key = jax.random.split(key)
+        obs, state = env.reset(k_reset, env.params)
+        obs = jnp.asarray(obs, jnp.float32)
+        stats = obs_norm.init(obs.shape) if use_norm else obs_norm.init(())
+        c = _Carry(state, obs, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32),
+                   jnp.zeros((), bool), stats)
+        if early_exit:
+            c = jax.lax.while_loop(
+                lambda c: jnp.logical_and(~c.done, c.t < max_steps),
+                lambda c: body(params, norm, run_key, c),
+                c,
+            )
+        else:  # reference path: always max_steps steps, finished episodes masked out
+
+            def masked(c, _):
+                new = body(params, norm, run_key, c)
+                return jax.tree.map(lambda n, o: jnp.where(c.done, o, n), new, c), None
+
+            c, _ = jax.lax.scan(masked, c, None, length=max_steps)
+        return c.ret, c.t, c.stats
+
+    return episode
+
+
+def make_rollout(
+    env: Env,
+    policy: Policy,
+    *,
+    episodes: int = 1,
+    max_steps: int | None = None,
+    obs_norm_on: bool = True,
+    common_random_numbers: bool = False,
+    early_exit: bool = True,
+    devices: int | None = None,
+) -> Callable[[jax.Array, Any, obs_norm.ObsStats], RolloutResult]:
+    """Build ``rollout(key, population, stats) -> RolloutResult`` (pure; jit it or call it in jit).
+
+    ``population``: policy params with a leading ``[P]`` axis. ``stats``: the frozen
+    ``ObsStats`` to normalize with (``obs_norm.init(obs_shape)`` at first; ignored when
+    ``obs_norm_on`` is false). ``episodes``: episodes per member (``E``); fitness is their mean.
+    ``max_steps``: step limit (default ``env.max_steps``). ``early_exit=False`` runs every
+    episode to ``max_steps`` (a reference, same results, slower). ``devices``: how many devices
+    to split the population over (default: all of ``jax.devices()``; ``P`` must divide evenly).
+    """
+    env = check_env(env)
+    for name, v in (("episodes", episodes), ("max_steps", max_steps if max_steps is not None else 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ValueError(f"{name} must be a positive int, got {v!r}.")
+    limit = env.max_steps if max_steps is None else max_steps
+    episode = _episode_fn(env, policy, limit, obs_norm_on, early_exit)
+    if devices is not None and (isinstance(devices, bool) or not isinstance(devices, int)
+                                or not 1 <= devices <= jax.device_count()):
+        raise ValueError(
+            f"devices must be an int from 1 to {jax.device_count()} (the devices present), "
+            f"got {devices!r}."
+        )
+    n_dev = jax.device_count() if devices is None else devices
+    mesh = distributed.population_mesh(jax.devices()[:n_dev]) if n_dev > 1 else None
+
+    def member(params, keys, norm):  # keys: [E]
+        ret, length, stats = jax.vmap(episode, in_axes=(None, 0, None))(params, keys, norm)
+        return ret, length, obs_norm.merge_batch(stats)
+
+    def population_fn(population, keys, norm):  # keys: [P, E]
+        return jax.vmap(member, in_axes=(0, 0, None))(population, keys, norm)
+
+    if mesh is not None:
+        population_fn = distributed.shard_population(population_fn, mesh, 2, 1)
+
+    def rollout(key, population, stats):
+        norm = obs_norm.scale(stats) if obs_norm_on else None  # frozen for the whole call
+        p = jax.tree_util.tree_leaves(population)[0].shape[0]
+        if mesh is not None:
+            distributed.check_divisible(p, mesh)
+        if common_random_numbers:
+            keys = jnp.broadcast_to(jax.random.split(key, episodes)[None], (p, episodes))
+        else:
+            keys = jax.random.split(key, p * episodes).reshape(p, episodes)
+        returns, lengths, member_stats = population_fn(population, keys, norm)
+        total = obs_norm.merge_batch(member_stats)
+        return RolloutResult(jnp.mean(returns, axis=1), returns, lengths, total)
+
+    return rollout
