@@ -113,6 +113,9 @@ def _cmd_train(args) -> int:
     trainer.build(config)  # validates popsize against the strategy etc. before anything is written
     result = trainer.train(config, out, seed=seed, resume=args.resume,
                            progress=not args.no_progress, name=args.preset)
+    print(f"{args.preset}: mean policy returned {result['final_mean_return']:.1f} on "
+          f"{result['eval_episodes']} fresh episodes after {result['generations']} generations "
+          f"({result['wall_seconds']:.1f} s); run directory {out}")
     print(json.dumps(result))
     return 0
 
