@@ -135,32 +135,30 @@ class _Descent(NamedTuple):
 def simulate(tree: Tree, simulate_key, root_selection, interior_selection, max_depth):
     """Descend all ``B`` trees from the root. ``-> (parent: [B], action: [B], root_ok: [B])``.
 
-    Stops on an unvisited child, at ``max_depth`` edges, or above a child with no valid action.
+    Stops on an unvisited child, at ``max_depth`` edges, or on reaching a child with no valid
+    action (then ``(parent, action)`` still points at that child, which is evaluated again).
     """
     b = tree.node_visits.shape[0]
     rows = jnp.arange(b)
     limit = jnp.iinfo(jnp.int32).max if max_depth is None else max_depth
-
-    def goes_on(child, depth):
-        has_valid = ~jnp.all(tree.invalid_actions[rows, jnp.maximum(child, 0)], axis=-1)
-        return (child != UNVISITED) & (depth < limit) & has_valid
 
     root_ok = ~jnp.all(tree.invalid_actions[:, ROOT_INDEX], axis=-1)
     zeros = jnp.zeros((b,), jnp.int32)
     action = root_selection(_step_keys(simulate_key, b, 0, root_ok), tree, zeros)
     child = tree.children_index[rows, ROOT_INDEX, action]
     one = jnp.ones((), jnp.int32)
-    state = _Descent(zeros, action, child, one, root_ok & goes_on(child, one))
+    going = root_ok & (child != UNVISITED) & (one < limit)
+    state = _Descent(zeros, action, child, one, going)
 
     def body(s: _Descent) -> _Descent:
         node = jnp.where(s.going, s.child, s.parent)
-        keys = _step_keys(simulate_key, b, s.depth, s.going)
-        chosen = interior_selection(keys, tree, node, s.depth)
-        parent = node
-        action = jnp.where(s.going, chosen, s.action)
+        going = s.going & ~jnp.all(tree.invalid_actions[rows, node], axis=-1)
+        chosen = interior_selection(_step_keys(simulate_key, b, s.depth, going), tree, node, s.depth)
+        parent = jnp.where(going, node, s.parent)
+        action = jnp.where(going, chosen, s.action)
         child = tree.children_index[rows, parent, action]
         depth = s.depth + 1
-        return _Descent(parent, action, child, depth, s.going & goes_on(child, depth))
+        return _Descent(parent, action, child, depth, going & (child != UNVISITED) & (depth < limit))
 
     end = jax.lax.while_loop(lambda s: jnp.any(s.going), body, state)
     return end.parent, end.action, root_ok
@@ -212,14 +210,19 @@ def expand(params, key, tree: Tree, recurrent_fn, parent, action, ok):
 
 def backward(tree: Tree, leaf) -> Tree:
     """Back up from ``leaf: [B]`` to the root: ``G <- r + discount * G``, then the parent's
-    mean ``(N * V + G) / (N + 1)``, its visits, and the edge's visits and value."""
+    mean ``(N * V + G) / (N + 1)``, its visits, and the edge's visits and value.
+
+    The loop carries the value just written (the next edge's child value) instead of reading
+    it back, so each statistic is read once and then written in place.
+    """
     b, n = tree.node_visits.shape
     rows = jnp.arange(b)
     parents, from_parent = tree.parents, tree.action_from_parent
     rewards, discounts = tree.children_rewards, tree.children_discounts
+    kw = dict(mode="drop", unique_indices=True)
 
     def body(carry):
-        values, visits, child_values, child_visits, index, ret = carry
+        values, visits, child_values, child_visits, index, ret, index_value = carry
         active = index != ROOT_INDEX
         parent = jnp.where(active, parents[rows, index], ROOT_INDEX)
         action = jnp.where(active, from_parent[rows, index], 0)
@@ -227,26 +230,25 @@ def backward(tree: Tree, leaf) -> Tree:
         ret = rewards[rows, parent, action] + discounts[rows, parent, action] * ret
         parent_value = (values[rows, parent] * count + ret) / (count + 1.0)
         at = jnp.where(active, parent, n)
-        kw = dict(mode="drop", unique_indices=True)
-        child_values = child_values.at[rows, at, action].set(values[rows, index], **kw)
-        child_visits = child_visits.at[rows, at, action].set(
-            child_visits[rows, parent, action] + 1, **kw
-        )
+        child_values = child_values.at[rows, at, action].set(index_value, **kw)
+        child_visits = child_visits.at[rows, at, action].add(1, **kw)
         values = values.at[rows, at].set(parent_value, **kw)
         visits = visits.at[rows, at].set(count + 1, **kw)
-        return values, visits, child_values, child_visits, parent, ret
+        return values, visits, child_values, child_visits, parent, ret, parent_value
 
+    leaf_value = tree.node_values[rows, leaf]
     carry = (
         tree.node_values,
         tree.node_visits,
         tree.children_values,
         tree.children_visits,
         leaf,
-        tree.node_values[rows, leaf],
+        leaf_value,
+        leaf_value,
     )
-    values, visits, child_values, child_visits, _, _ = jax.lax.while_loop(
+    values, visits, child_values, child_visits = jax.lax.while_loop(
         lambda c: jnp.any(c[4] != ROOT_INDEX), body, carry
-    )
+    )[:4]
     return tree.replace(
         node_values=values,
         node_visits=visits,
