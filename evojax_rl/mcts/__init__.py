@@ -22,6 +22,13 @@ from evojax_rl.mcts.qtransforms import (  # noqa: F401
     qtransform_completed_by_mix_value,
 )
 from evojax_rl.mcts.reuse import get_subtree  # noqa: F401
+from evojax_rl.mcts.rollouts import (  # noqa: F401
+    make_rollout_fn,
+    mix_value,
+    root_with_rollouts,
+    uniform_random_policy,
+    with_rollouts,
+)
 from evojax_rl.mcts.search import search  # noqa: F401
 from evojax_rl.mcts.tree import SearchSummary, Tree, tree_nbytes  # noqa: F401
 
@@ -33,6 +40,11 @@ __all__ = [
     "SearchSummary",
     "Tree",
     "get_subtree",
+    "make_rollout_fn",
+    "mix_value",
+    "root_with_rollouts",
+    "uniform_random_policy",
+    "with_rollouts",
     "gumbel_muzero_interior_action_selection",
     "gumbel_muzero_policy",
     "gumbel_muzero_root_action_selection",
