@@ -1,9 +1,10 @@
 """Small models shared by the MCTS tests (not a test module).
 
 ``mlp_model``: a random MLP world model, the same shape of model as the throughput benchmark,
-usable with our library and with mctx (``lib`` picks the output types). ``discount_mode``:
-``"gamma"`` (0.99), ``"two_player"`` (-1), or ``"terminals"`` (-1, and 0 where the first
-embedding unit is above 0.5, so some transitions end the game).
+usable with our library and with mctx (``lib`` picks the output types). The discount comes from
+``params["mode"]`` (a number, so one compiled search serves all three): ``GAMMA`` (0.99),
+``TWO_PLAYER`` (-1), or ``TERMINALS`` (-1, and 0 where the first embedding unit is above 0.5,
+so some transitions end the game).
 
 ``masked_model``: the same MLP plus an invalid-action mask computed from the next embedding
 (``invalid = sin(17 * W e) > threshold``, where ``threshold`` is in ``params`` so tests can vary
@@ -17,7 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def mlp_params(key, embed=8, actions=5, masked=False, threshold=0.5):
+GAMMA, TWO_PLAYER, TERMINALS = 0, 1, 2
+
+
+def mlp_params(key, embed=8, actions=5, masked=False, threshold=0.5, mode=GAMMA):
     k = jax.random.split(key, 7)
 
     def dense(kk, shape):
@@ -29,6 +33,7 @@ def mlp_params(key, embed=8, actions=5, masked=False, threshold=0.5):
         wp=2.0 * dense(k[2], (embed, actions)),
         wv=dense(k[3], (embed,)),
         wr=dense(k[4], (embed,)),
+        mode=jnp.asarray(mode, jnp.int32),
     )
     if masked:
         params["wm"] = dense(k[5], (embed, actions))
@@ -41,17 +46,14 @@ def mask_of(params, embedding):
     return jnp.sin(17.0 * embedding @ params["wm"]) > params["threshold"]
 
 
-def mlp_model(lib, actions=5, discount_mode="gamma", masked=False):
+def mlp_model(lib, actions=5, masked=False):
     def recurrent_fn(params, key, action, embedding):
         del key
         x = jnp.concatenate([embedding, jax.nn.one_hot(action, actions)], axis=-1)
         h = jnp.tanh(x @ params["w1"])
-        if discount_mode == "gamma":
-            discount = jnp.full(h.shape[:1], 0.99)
-        elif discount_mode == "two_player":
-            discount = -jnp.ones(h.shape[:1])
-        else:
-            discount = jnp.where(h[:, 0] > 0.5, 0.0, -1.0)
+        mode = params["mode"]
+        terminal = (mode == TERMINALS) & (h[:, 0] > 0.5)
+        discount = jnp.where(mode == GAMMA, 0.99, jnp.where(terminal, 0.0, -1.0))
         kw = dict(
             reward=0.3 * jnp.tanh(h @ params["wr"]),
             discount=discount,

@@ -1,9 +1,11 @@
 """Our policies against mctx itself (the reference; Danihelka et al. 2022's implementation).
 
 Same model, inputs and key: with Dirichlet noise off (``dirichlet_fraction=0``) and
-``gumbel_scale=0``, root visit counts, action weights and actions must be *equal* (not close),
-on several batch sizes, depths, discount conventions and root masks. Two extra cases keep the
-noise on: we split the key as mctx does, so those match too.
+``gumbel_scale=0``, root visit counts, action weights, actions and root values must be *equal*
+(not close), on several batch sizes, depths, discount conventions (gamma, two-player ``-1``,
+terminals ``0``) and root masks. The noisy defaults are checked too: we split the key as mctx
+does, so they match as well. Each compiled search serves several inputs (discount mode and
+noise level are traced), to keep compilation, which dominates, small.
 """
 
 from __future__ import annotations
@@ -15,36 +17,48 @@ import jax.numpy as jnp
 import mctx
 import numpy as np
 import pytest
-from mcts_models import mlp_model, mlp_params, mlp_root
+from mcts_models import GAMMA, TERMINALS, TWO_PLAYER, mlp_model, mlp_params, mlp_root
 
 from evojax_rl import mcts
 
-CASES = [
-    # (batch, simulations, max_depth, discount_mode, root_mask)
-    (1, 24, None, "gamma", False),
-    (3, 32, 2, "two_player", False),
-    (8, 40, None, "terminals", True),
-    (5, 16, 1, "gamma", True),
-    (16, 48, 4, "two_player", False),
+CASES = [  # (batch, simulations, max_depth, root_mask)
+    (1, 24, None, False),
+    (6, 32, 2, True),
+    (16, 48, 3, True),
 ]
+NOISE_ARG = {"muzero_policy": "dirichlet_fraction", "gumbel_muzero_policy": "gumbel_scale"}
 
 
-def _run(lib, name, batch, sims, max_depth, mode, root_mask, key=3, **kw):
-    params = mlp_params(jax.random.PRNGKey(0))
+@functools.lru_cache(maxsize=None)
+def _compiled(lib, name, sims, max_depth):
+    def run(params, key, root, invalid, noise):
+        fn = getattr(lib, name)
+        kw = {NOISE_ARG[name]: noise}
+        if name == "gumbel_muzero_policy":
+            kw["max_num_considered_actions"] = 4
+        return fn(
+            params,
+            key,
+            root,
+            mlp_model(lib),
+            sims,
+            invalid_actions=invalid,
+            max_depth=max_depth,
+            **kw,
+        )
+
+    return jax.jit(run)
+
+
+def _run(lib, name, batch, sims, max_depth, root_mask, mode, noise=0.0, params=None):
+    params = mlp_params(jax.random.PRNGKey(0), mode=mode) if params is None else params
     root = mlp_root(lib, params, batch)
     invalid = None
     if root_mask:
         invalid = (jnp.arange(5)[None, :] + jnp.arange(batch)[:, None]) % 3 == 0
         invalid = invalid.astype(jnp.float32)  # mctx's convention: ones for invalid
-    fn = functools.partial(
-        getattr(lib, name),
-        recurrent_fn=mlp_model(lib, discount_mode=mode),
-        num_simulations=sims,
-        max_depth=max_depth,
-        **kw,
-    )
-    out = jax.jit(fn)(params, jax.random.PRNGKey(key), root, invalid_actions=invalid)
-    return jax.device_get(out)
+    fn = _compiled(lib, name, sims, max_depth)
+    return jax.device_get(fn(params, jax.random.PRNGKey(3), root, invalid, noise))
 
 
 def _assert_same(ours, theirs):
@@ -58,49 +72,25 @@ def _assert_same(ours, theirs):
     )
 
 
-@pytest.mark.parametrize("batch,sims,max_depth,mode,root_mask", CASES)
-def test_muzero_policy_equals_mctx(batch, sims, max_depth, mode, root_mask):
-    args = (batch, sims, max_depth, mode, root_mask)
-    ours = _run(mcts, "muzero_policy", *args, dirichlet_fraction=0.0)
-    theirs = _run(mctx, "muzero_policy", *args, dirichlet_fraction=0.0)
-    assert ours.search_tree.children_visits[:, 0].sum() == batch * sims
-    _assert_same(ours, theirs)
-
-
-@pytest.mark.parametrize("batch,sims,max_depth,mode,root_mask", CASES)
-def test_gumbel_muzero_policy_equals_mctx(batch, sims, max_depth, mode, root_mask):
-    args = (batch, sims, max_depth, mode, root_mask)
-    ours = _run(mcts, "gumbel_muzero_policy", *args, gumbel_scale=0.0)
-    theirs = _run(mctx, "gumbel_muzero_policy", *args, gumbel_scale=0.0)
-    _assert_same(ours, theirs)
-
-
-def test_noisy_defaults_equal_mctx_too():
-    args = (4, 32, None, "two_player", False)
-    _assert_same(_run(mcts, "muzero_policy", *args), _run(mctx, "muzero_policy", *args))
-    args = (4, 32, 3, "gamma", True)
-    _assert_same(
-        _run(mcts, "gumbel_muzero_policy", *args, max_num_considered_actions=4),
-        _run(mctx, "gumbel_muzero_policy", *args, max_num_considered_actions=4),
-    )
+@pytest.mark.parametrize("name", ["muzero_policy", "gumbel_muzero_policy"])
+@pytest.mark.parametrize("batch,sims,max_depth,root_mask", CASES)
+def test_policy_equals_mctx(name, batch, sims, max_depth, root_mask):
+    for mode in (GAMMA, TWO_PLAYER, TERMINALS):
+        for noise in (0.0, 0.25 if name == "muzero_policy" else 1.0):
+            args = (name, batch, sims, max_depth, root_mask, mode, noise)
+            ours, theirs = _run(mcts, *args), _run(mctx, *args)
+            assert ours.search_tree.children_visits[:, 0].sum() == batch * sims
+            _assert_same(ours, theirs)
 
 
 def test_tie_break_noise_matches_on_exact_ties():
-    """Equal priors everywhere make exact ties at every new node: mctx breaks them with keyed
-    noise; we must draw the same noise there (and only the noise decides)."""
+    """Equal priors make exact ties at every new node: mctx breaks them with keyed noise, and we
+    must draw the same noise there (and only the noise decides)."""
     params = mlp_params(jax.random.PRNGKey(0))
     params = dict(params, wp=jnp.zeros_like(params["wp"]))  # uniform priors: all ties
-    outs = []
-    for lib in (mcts, mctx):
-        root = mlp_root(lib, params, 6)
-        fn = functools.partial(
-            lib.muzero_policy,
-            recurrent_fn=mlp_model(lib),
-            num_simulations=24,
-            dirichlet_fraction=0.0,
-        )
-        outs.append(jax.device_get(jax.jit(fn)(params, jax.random.PRNGKey(11), root)))
-    _assert_same(*outs)
-    # Ties were really broken differently across the batch (the noise mattered).
-    firsts = outs[0].search_tree.action_from_parent[:, 1]
-    assert len(set(np.asarray(firsts).tolist())) > 1
+    args = ("muzero_policy", 6, 32, 2, True, GAMMA, 0.0, params)
+    ours, theirs = _run(mcts, *args), _run(mctx, *args)
+    _assert_same(ours, theirs)
+    # The ties were broken differently across the batch: the noise did decide.
+    first_actions = np.asarray(ours.search_tree.action_from_parent[:, 1]).tolist()
+    assert len(set(first_actions)) > 1
