@@ -12,20 +12,23 @@
   ``argmax_a pi'(a) - N(a) / (1 + sum_b N(b))`` with ``pi' = softmax(logits + sigma(completedQ))``.
 
 Every selection here masks the node's invalid actions (``tree.invalid_actions[b, node]``), at
-every depth. Signatures: ``fn(keys, tree, node_index: [B], depth) -> action: [B] int32``, where
-``keys`` is a ``StepKeys``: the per-tree keys of this step are derived only when asked for.
+every depth. Signatures: ``fn(keys: StepKeys, tree, node_index: [B], depth) -> (action: [B]
+int32, unresolved: [B] bool)``; root selections take no ``depth``.
 
 Tie-breaking (a fact of mctx that exact equality needs): mctx's PUCT adds
-``1e-7 * uniform(key)`` to the scores, with one key per tree and step. The noise can change the
-argmax only where another score is within ``1e-7`` of the best, so we draw it only then
-(``lax.cond``), with mctx's keys; elsewhere the noiseless argmax is provably the same.
+``1e-7 * uniform(key)`` to the scores, with one key per tree and step, and drawing those keys
+costs more than the rest of the descent on CPU. The noise can change the argmax only where
+another score is within ``1e-7`` of the best, so the search first descends without keys
+(``keys.keys is None``) and a selection flags the trees where its choice is ``unresolved``;
+only if some tree is, the search descends again with mctx's keys. Deterministic selections
+(Gumbel) never flag.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, NamedTuple
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -40,12 +43,12 @@ _TIE_NOISE = 1e-7
 class StepKeys(NamedTuple):
     """The randomness offered to one selection step.
 
-    get: ``() -> [B]`` keys (mctx's per-tree ``action_selection_key`` of this step), derived on
-      call; call it only where needed.
+    keys: ``[B]`` keys (mctx's per-tree ``action_selection_key`` of this step), or ``None`` in
+      the search's first, noiseless pass.
     active: ``[B]`` bool, trees still descending (others' selections are discarded).
     """
 
-    get: Callable[[], jax.Array]
+    keys: Optional[jax.Array]
     active: jax.Array
 
 
@@ -58,20 +61,27 @@ def masked_argmax(scores, invalid):
 
 
 def _argmax_with_tie_noise(scores, invalid, keys: StepKeys):
-    """mctx's ``argmax(scores + 1e-7 * U)``, drawing ``U`` only where it can change the result."""
+    """mctx's ``argmax(scores + 1e-7 * U)``. ``-> (action: [B], unresolved: [B] bool)``.
+
+    Without keys, returns the noiseless argmax and flags the active trees where the noise could
+    have changed it: with ``0 <= noise <= 1e-7``, ``score_j + noise_j <= fl(score_j + 1e-7)``
+    and the best's noisy score is at least its own, so if every other ``fl(score_j + 1e-7)`` is
+    below the best score, the argmax cannot move.
+    """
+    if keys.keys is not None:
+        uniform = jax.vmap(lambda k: jax.random.uniform(k, (scores.shape[-1],)))(keys.keys)
+        action = masked_argmax(scores + _TIE_NOISE * uniform, invalid)
+        return action, jnp.zeros(action.shape, bool)
     masked = jnp.where(invalid, -jnp.inf, scores)
     best = jnp.argmax(masked, axis=-1).astype(jnp.int32)
     top = jnp.take_along_axis(masked, best[:, None], axis=-1)
-    # With 0 <= noise <= 1e-7, score_j + noise_j <= fl(score_j + 1e-7) and the best's noisy
-    # score is >= its own; if every other fl(score_j + 1e-7) < top, the argmax cannot move.
     others = jnp.arange(scores.shape[-1]) != best[:, None]
     near = jnp.any((masked + _TIE_NOISE >= top) & others, axis=-1) & keys.active
+    return best, near
 
-    def noisy():
-        uniform = jax.vmap(lambda k: jax.random.uniform(k, (scores.shape[-1],)))(keys.get())
-        return masked_argmax(scores + _TIE_NOISE * uniform, invalid)
 
-    return jax.lax.cond(jnp.any(near), noisy, lambda: best)
+def _resolved(action):
+    return action, jnp.zeros(action.shape, bool)
 
 
 def _node_rows(tree: Tree, node_index):
@@ -94,7 +104,7 @@ def muzero_action_selection(
     pb_c_base=19652.0,
     qtransform=qtransforms.qtransform_by_parent_and_siblings,
 ):
-    """PUCT with mctx's tie-breaking noise. ``node_index: [B] -> [B]`` int32."""
+    """PUCT with mctx's tie-breaking noise. ``node_index: [B] -> (action, unresolved): [B]``."""
     del depth
     visits, logits, invalid, rows = _node_rows(tree, node_index)
     node_visit = tree.node_visits[rows, node_index][:, None]
@@ -147,7 +157,7 @@ def gumbel_muzero_root_action_selection(
     max_num_considered_actions: int,
     qtransform=qtransforms.qtransform_completed_by_mix_value,
 ):
-    """Sequential Halving with Gumbel at the root. ``node_index: [B] -> [B]`` int32.
+    """Sequential Halving with Gumbel at the root. ``node_index: [B] -> (action, unresolved)``.
 
     Uses ``tree.extra_data.root_gumbel: [B, A]`` and, for a reused tree, counts only this
     search's root visits (``tree.extra_data.root_visits_before: [B, A]``) in the schedule.
@@ -163,7 +173,7 @@ def gumbel_muzero_root_action_selection(
     simulation_index = jnp.minimum(jnp.sum(visits, axis=-1), num_simulations - 1)
     considered = table[num_considered, simulation_index][:, None]
     scores = score_considered(considered, data.root_gumbel, logits, completed, visits)
-    return masked_argmax(scores, invalid)
+    return _resolved(masked_argmax(scores, invalid))
 
 
 def gumbel_muzero_interior_action_selection(
@@ -174,9 +184,9 @@ def gumbel_muzero_interior_action_selection(
     *,
     qtransform=qtransforms.qtransform_completed_by_mix_value,
 ):
-    """Deterministic Full Gumbel MuZero selection (Eq. 14). ``node_index: [B] -> [B]`` int32."""
+    """Deterministic Full Gumbel MuZero selection (Eq. 14). ``node_index: [B] -> (action, 0)``."""
     del keys, depth
     visits, logits, invalid, _ = _node_rows(tree, node_index)
     improved = jax.nn.softmax(logits + qtransform(tree, node_index))
     scores = improved - visits / (1 + jnp.sum(visits, axis=-1, keepdims=True))
-    return masked_argmax(scores, invalid)
+    return _resolved(masked_argmax(scores, invalid))

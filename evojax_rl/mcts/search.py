@@ -110,26 +110,53 @@ def instantiate_tree(
     )
 
 
-def _step_keys(simulate_key, batch_size: int, depth, active) -> StepKeys:
-    """mctx's per-tree selection keys at ``depth``: split the simulation key into ``B`` keys,
-    step each ``depth`` times along ``key, _ = split(key)``, and take ``split(key)[1]``."""
-
-    def get():
-        keys = jax.random.split(simulate_key, batch_size)
-        keys = jax.lax.fori_loop(
-            0, depth, lambda _, k: jax.vmap(lambda x: jax.random.split(x)[0])(k), keys
-        )
-        return jax.vmap(lambda x: jax.random.split(x)[1])(keys)
-
-    return StepKeys(get, active)
-
-
 class _Descent(NamedTuple):
     parent: jax.Array  # [B] node where the last action was selected
     action: jax.Array  # [B]
     child: jax.Array  # [B] children_index[parent, action]
     depth: jax.Array  # [] depth of `child`
     going: jax.Array  # [B] bool, still descending
+    chain: Any  # [B] keys (mctx's per-tree key chain), or None in the noiseless pass
+    unresolved: jax.Array  # [B] bool, a choice depended on tie-break noise not drawn
+
+
+def _step_keys(chain, active):
+    """Advance mctx's per-tree chain ``key, selection_key = split(key)``."""
+    if chain is None:
+        return StepKeys(None, active), None
+    pairs = jax.vmap(jax.random.split)(chain)
+    return StepKeys(pairs[:, 1], active), pairs[:, 0]
+
+
+def _descend(tree: Tree, chain, root_selection, interior_selection, max_depth) -> _Descent:
+    b = tree.node_visits.shape[0]
+    rows = jnp.arange(b)
+    limit = jnp.iinfo(jnp.int32).max if max_depth is None else max_depth
+
+    root_ok = ~jnp.all(tree.invalid_actions[:, ROOT_INDEX], axis=-1)
+    zeros = jnp.zeros((b,), jnp.int32)
+    keys, chain = _step_keys(chain, root_ok)
+    action, unresolved = root_selection(keys, tree, zeros)
+    child = tree.children_index[rows, ROOT_INDEX, action]
+    one = jnp.ones((), jnp.int32)
+    going = root_ok & (child != UNVISITED) & (one < limit)
+    state = _Descent(zeros, action, child, one, going, chain, unresolved & root_ok)
+
+    def body(s: _Descent) -> _Descent:
+        node = jnp.where(s.going, s.child, s.parent)
+        going = s.going & ~jnp.all(tree.invalid_actions[rows, node], axis=-1)
+        keys, chain = _step_keys(s.chain, going)
+        chosen, unresolved = interior_selection(keys, tree, node, s.depth)
+        parent = jnp.where(going, node, s.parent)
+        action = jnp.where(going, chosen, s.action)
+        child = tree.children_index[rows, parent, action]
+        depth = s.depth + 1
+        going_on = going & (child != UNVISITED) & (depth < limit)
+        return _Descent(
+            parent, action, child, depth, going_on, chain, s.unresolved | (unresolved & going)
+        )
+
+    return jax.lax.while_loop(lambda s: jnp.any(s.going), body, state)
 
 
 def simulate(tree: Tree, simulate_key, root_selection, interior_selection, max_depth):
@@ -137,31 +164,22 @@ def simulate(tree: Tree, simulate_key, root_selection, interior_selection, max_d
 
     Stops on an unvisited child, at ``max_depth`` edges, or on reaching a child with no valid
     action (then ``(parent, action)`` still points at that child, which is evaluated again).
+    The first descent draws no keys; if a selection reports a choice that mctx's tie-breaking
+    noise could change, the batch descends again with mctx's keys (one per tree and depth).
     """
     b = tree.node_visits.shape[0]
-    rows = jnp.arange(b)
-    limit = jnp.iinfo(jnp.int32).max if max_depth is None else max_depth
-
     root_ok = ~jnp.all(tree.invalid_actions[:, ROOT_INDEX], axis=-1)
-    zeros = jnp.zeros((b,), jnp.int32)
-    action = root_selection(_step_keys(simulate_key, b, 0, root_ok), tree, zeros)
-    child = tree.children_index[rows, ROOT_INDEX, action]
-    one = jnp.ones((), jnp.int32)
-    going = root_ok & (child != UNVISITED) & (one < limit)
-    state = _Descent(zeros, action, child, one, going)
+    fast = _descend(tree, None, root_selection, interior_selection, max_depth)
 
-    def body(s: _Descent) -> _Descent:
-        node = jnp.where(s.going, s.child, s.parent)
-        going = s.going & ~jnp.all(tree.invalid_actions[rows, node], axis=-1)
-        chosen = interior_selection(_step_keys(simulate_key, b, s.depth, going), tree, node, s.depth)
-        parent = jnp.where(going, node, s.parent)
-        action = jnp.where(going, chosen, s.action)
-        child = tree.children_index[rows, parent, action]
-        depth = s.depth + 1
-        return _Descent(parent, action, child, depth, going & (child != UNVISITED) & (depth < limit))
+    def exact():
+        chain = jax.random.split(simulate_key, b)
+        end = _descend(tree, chain, root_selection, interior_selection, max_depth)
+        return end.parent, end.action
 
-    end = jax.lax.while_loop(lambda s: jnp.any(s.going), body, state)
-    return end.parent, end.action, root_ok
+    parent, action = jax.lax.cond(
+        jnp.any(fast.unresolved), exact, lambda: (fast.parent, fast.action)
+    )
+    return parent, action, root_ok
 
 
 def expand(params, key, tree: Tree, recurrent_fn, parent, action, ok):
