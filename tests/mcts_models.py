@@ -1,4 +1,5 @@
-"""Small models shared by the MCTS tests (not a test module).
+"""Small models shared by the MCTS tests (not a test module). They play the role of the
+learned model of MuZero (Schrittwieser et al. 2020) that mctx's interface assumes.
 
 ``mlp_model``: a random MLP world model, the same shape of model as the throughput benchmark,
 usable with our library and with mctx (``lib`` picks the output types). The discount comes from

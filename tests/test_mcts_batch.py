@@ -1,5 +1,6 @@
 """Batch elements never affect each other: changing the other trees' inputs (their roots, their
-masks, even making a root fully invalid) leaves tree 0's search bit-for-bit unchanged."""
+masks, even making a root fully invalid) leaves tree 0's search bit-for-bit unchanged.
+(Batched search as in mctx; Silver et al. 2017 and Danihelka et al. 2022 search one tree.)"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Bad configuration raises ValueError before tracing, naming the value and what is allowed;
-and the tree's memory is what ``tree_nbytes`` (and BENCHMARKS.md) says."""
+and the tree's memory is what ``tree_nbytes`` (and BENCHMARKS.md) says. The ranges checked are
+those of the papers' quantities (Silver et al. 2017: Dirichlet fraction in [0, 1]; Danihelka
+et al. 2022: a positive number of considered actions)."""
 
 from __future__ import annotations
 

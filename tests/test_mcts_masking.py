@@ -5,6 +5,8 @@ computed from the next embedding; hypothesis varies the weights, how many action
 (up to every action, i.e. terminals), the root mask, the key and the depth limit. After the
 search we recompute each node's mask from its stored embedding (not from the tree's own copy)
 and check that no edge out of any node (visited, or pointing to a child) is invalid there.
+Masking below the root is what mctx's users ask for (its issues #29, #89); the searches are
+PUCT (Silver et al. 2017) and Gumbel MuZero (Danihelka et al. 2022).
 """
 
 from __future__ import annotations

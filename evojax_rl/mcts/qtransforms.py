@@ -49,7 +49,7 @@ def qtransform_by_parent_and_siblings(tree: Tree, node_index, *, epsilon=1e-8):
 
 
 def mixed_value(raw_value, qvalues, visits, prior_probs):
-    """``v_mix`` (Danihelka et al. 2022, Eq. 33): ``[B]``, ``[B, A]``, ``[B, A]``, ``[B, A] -> [B]``.
+    """``v_mix`` (Danihelka et al. 2022, Eq. 33): ``[B], [B, A], [B, A], [B, A] -> [B]``.
 
     ``(v + sum_b N(b) * sum_{visited a} pi(a) q(a) / sum_{visited a} pi(a)) / (1 + sum_b N(b))``.
     """

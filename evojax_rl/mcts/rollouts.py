@@ -21,8 +21,6 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from evojax_rl.mcts.base import RecurrentFnOutput  # noqa: F401  (documented type)
-
 
 def _check_lambda(rollout_lambda):
     if not isinstance(rollout_lambda, jax.core.Tracer):

@@ -1,5 +1,9 @@
 """A fixed-size batch of search trees, allocated once.
 
+Each edge holds the statistics of AlphaGo Zero's search (Silver et al. 2017, Methods, "Search
+algorithm": visit count ``N(s, a)``, mean value ``Q(s, a)``, prior ``P(s, a)``), with MuZero's
+reward and discount per edge (Schrittwieser et al. 2020, Appendix B).
+
 Layout after mctx's ``Tree`` (same field names and meaning), plus two fields of ours: a per-node
 mask of invalid actions (masking at every depth) and a per-tree count of nodes in use (so the
 capacity ``N`` is set apart from the number of simulations, and a reused subtree can be grown).
