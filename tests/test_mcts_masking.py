@@ -17,6 +17,7 @@ import hypothesis.strategies as st
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from mcts_models import mask_of, mlp_model, mlp_params, mlp_root
 
@@ -54,6 +55,7 @@ def _check_tree(params, out, root_invalid):
     return tree
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,

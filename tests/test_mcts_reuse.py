@@ -106,6 +106,7 @@ def test_search_continues_from_a_reused_subtree(name):
         )
 
 
+@pytest.mark.slow
 def test_full_tree_is_pruned_to_leave_room():
     """With the capacity of a fresh search (N = S + 1), a reused subtree keeps only its root
     (its visits and mean stay), so the new search still gets all its simulations."""
