@@ -117,3 +117,30 @@ def test_full_tree_is_pruned_to_leave_room():
     np.testing.assert_array_equal(again.children_visits[:, 0].sum(axis=1), S)
     np.testing.assert_array_equal(again.node_visits[:, 0], np.asarray(sub.node_visits[:, 0]) + S)
     np.testing.assert_array_equal(again.node_count, S + 1)
+
+
+def test_embeddings_may_be_any_pytree():
+    """A dict embedding (array leaves of different shapes and dtypes) is stored per node and
+    carried over by subtree reuse; the search matches the one with a plain array embedding."""
+    params = mlp_params(jax.random.PRNGKey(0), mode=TWO_PLAYER)
+    plain = mlp_model(mcts)
+
+    def recurrent_fn(params, key, action, emb):
+        out, h = plain(params, key, action, emb["h"])
+        return out, {"h": h, "steps": emb["steps"] + 1}
+
+    root = mlp_root(mcts, params, B)
+    tree_root = root.replace(embedding={"h": root.embedding, "steps": jax.numpy.zeros(B, "int32")})
+    kw = dict(num_simulations=16, dirichlet_fraction=0.0)
+    ours = mcts.muzero_policy(params, jax.random.PRNGKey(0), tree_root, recurrent_fn, **kw)
+    ref = mcts.muzero_policy(params, jax.random.PRNGKey(0), root, plain, **kw)
+    np.testing.assert_array_equal(ours.action_weights, ref.action_weights)
+    tree = ours.search_tree
+    assert tree.embeddings["steps"].dtype == np.int32
+    # A node's step count is its depth.
+    for b in range(B):
+        for n in range(1, int(tree.node_count[b])):
+            parent = int(tree.parents[b, n])
+            assert tree.embeddings["steps"][b, n] == tree.embeddings["steps"][b, parent] + 1
+    sub = mcts.get_subtree(tree, ours.action)
+    np.testing.assert_array_equal(sub.embeddings["steps"][:, 0], 1)
