@@ -119,10 +119,15 @@ class Layout:
     def ravel(self, tree: Any) -> jax.Array:
         """``x``-shaped pytree -> ``[D]``."""
         leaves = jax.tree_util.tree_leaves(tree)
+        if len(leaves) == 1:  # a flat vector: no concatenation (and no copy) needed
+            return jnp.ravel(leaves[0]).astype(self.dtype)
         return jnp.concatenate([jnp.ravel(leaf).astype(self.dtype) for leaf in leaves])
 
     def unravel(self, flat: jax.Array) -> Any:
         """``[D]`` -> ``x``-shaped pytree with the original dtypes."""
+        if len(self.shapes) == 1:
+            leaf = flat.reshape(self.shapes[0]).astype(self.dtypes[0])
+            return jax.tree_util.tree_unflatten(self.treedef, [leaf])
         leaves, start = [], 0
         for shape, dtype, size in zip(self.shapes, self.dtypes, self.sizes):
             leaves.append(flat[start : start + size].reshape(shape).astype(dtype))
@@ -133,6 +138,8 @@ class Layout:
         """Population pytree with leading ``[P]`` -> ``[P, D]``."""
         leaves = jax.tree_util.tree_leaves(tree)
         p = leaves[0].shape[0]
+        if len(leaves) == 1:
+            return leaves[0].reshape(p, -1).astype(self.dtype)
         return jnp.concatenate([leaf.reshape(p, -1).astype(self.dtype) for leaf in leaves], 1)
 
     def unravel_batch(self, flat: jax.Array) -> Any:
