@@ -40,6 +40,7 @@ class _Carry(NamedTuple):
     history: jax.Array  # [max_generations]
     nonfinite: jax.Array  # [] int32
     reason: jax.Array  # [] int32
+    popsize: jax.Array  # [] int32 (static; carried so the host needs no extra trace)
 
 
 @functools.partial(
@@ -50,6 +51,8 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
     layout = state.layout
     dim = layout.size
     dtype = layout.dtype
+    population = jax.eval_shape(ask, key, state)[0]  # trace-time only
+    popsize = jax.tree_util.tree_leaves(population)[0].shape[0]
 
     def body(c: _Carry) -> _Carry:
         population, state = ask(jax.random.fold_in(c.key, c.generation), c.state)
@@ -79,6 +82,7 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
             history=c.history.at[c.generation].set(best_fitness),
             nonfinite=c.nonfinite + jnp.sum(~jnp.isfinite(fitness)).astype(jnp.int32),
             reason=reason.astype(jnp.int32),
+            popsize=c.popsize,
         )
 
     carry = _Carry(
@@ -90,6 +94,7 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
         history=jnp.full((max_generations,), jnp.nan, dtype),
         nonfinite=jnp.zeros((), jnp.int32),
         reason=jnp.zeros((), jnp.int32),
+        popsize=jnp.asarray(popsize, jnp.int32),
     )
     return jax.lax.while_loop(lambda c: c.reason == 0, body, carry)
 
@@ -169,17 +174,21 @@ def run_one(fitness_fn, strategy, state, key, max_generations, target_fitness, m
         stop=strategy.stop,
         max_generations=max_generations,
     )
-    generations = int(carry.generation)
-    popsize = jax.eval_shape(strategy.ask, key, state)[0]
-    popsize = jax.tree_util.tree_leaves(popsize)[0].shape[0]
+    # One transfer, then host-side slicing: slicing the device array by a run-dependent length
+    # would compile a new slice for every length.
+    generations, popsize, best_fitness, nonfinite, reason, history = jax.device_get(
+        (carry.generation, carry.popsize, carry.best_fitness, carry.nonfinite, carry.reason,
+         carry.history)
+    )
+    generations, popsize = int(generations), int(popsize)
     return OptimizeResult(
         best_x=state.layout.unravel(carry.best_flat),
-        best_fitness=float(carry.best_fitness),
+        best_fitness=float(best_fitness),
         generations=generations,
         evaluations=generations * popsize,
-        history=np.asarray(carry.history[:generations]),
-        nonfinite=int(carry.nonfinite),
-        stop_reason=base.STOP_REASONS[int(carry.reason)],
+        history=np.asarray(history[:generations]),
+        nonfinite=int(nonfinite),
+        stop_reason=base.STOP_REASONS[int(reason)],
         state=carry.state,
         popsizes=(popsize,),
     )
