@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=None, help="PRNG seed (default 0)")
     t.add_argument("--generations", type=int, default=None, help="override the preset's generations")
     t.add_argument("--popsize", type=int, default=None, help="override the preset's population size")
-    t.add_argument("--out", default=None, help="run directory (default runs/PRESET-sSEED)")
+    t.add_argument("--out", default=None,
+                   help="run directory (default runs/PRESET-sSEED, numbered -2, -3, ... if taken; "
+                        "with --resume the newest of those)")
     t.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
                    help="checkpoint every N generations (default: at the end only)")
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
@@ -67,6 +69,19 @@ def _read_run(out: str) -> dict:
     return run
 
 
+def _default_out(preset: str, seed: int, resume: bool) -> str:
+    """``runs/PRESET-sSEED``, numbered ``-2``, ``-3``, ... so that a second run never collides;
+    with ``--resume``, the newest of them that holds a run."""
+    base = os.path.join("runs", f"{preset}-s{seed}")
+    taken = []
+    for i in range(1, 10_000):
+        path = base if i == 1 else f"{base}-{i}"
+        if not os.path.exists(path):
+            return (taken[-1] if taken else path) if resume else path
+        taken.append(path)
+    raise UsageError(f"too many runs named {base!r}*; pass --out.")
+
+
 def _positive(name: str, v: int | None) -> None:
     if v is not None and v <= 0:
         raise UsageError(f"{name} must be a positive integer, got {v}.")
@@ -81,7 +96,7 @@ def _cmd_train(args) -> int:
     if args.checkpoint_every is not None and args.checkpoint_every < 0:
         raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}.")
     seed = 0 if args.seed is None else args.seed
-    out = args.out or os.path.join("runs", f"{args.preset}-s{seed}")
+    out = args.out or _default_out(args.preset, seed, args.resume)
     ckpts = os.path.join(out, "checkpoints")
     if args.resume:
         if not os.path.isdir(out):

@@ -259,6 +259,11 @@ def train(
                    desc=name or config.env, unit="gen", dynamic_ncols=True)
     last_ckpt, eval_return, g = start, None, start
     reached = False
+    if resume and config.target_return is not None:
+        # A run that stopped on its target is finished: resuming it must not run on. The eval
+        # key depends only on (seed, generation), so this repeats the run's last evaluation.
+        eval_return = float(trainer.evaluate(ts, seed))
+        reached = eval_return >= config.target_return
     try:
         while g < config.generations and not reached:
             length = min(config.chunk, config.generations - g)

@@ -124,3 +124,17 @@ def test_sigkill_after_a_checkpoint_then_resume_matches_the_uninterrupted_run(tm
     ev = run_cli("eval", str(out), "--episodes", "4")
     assert ev.returncode == 0, ev.stderr
     assert json.loads(ev.stdout)["params_sha256"] == want["params_sha256"]
+
+
+def test_a_second_run_without_out_gets_a_new_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "acrobot-openes", "--generations", "1", "--popsize", "8", "--no-progress"]
+    assert cli.main(args) == 0 and cli.main(args) == 0
+    assert sorted(os.listdir(tmp_path / "runs")) == ["acrobot-openes-s0", "acrobot-openes-s0-2"]
+    # --resume without --out continues the newest of them.
+    assert cli.main(["train", "acrobot-openes", "--resume", "--generations", "2",
+                     "--no-progress"]) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["generations"] == 2
+    done = json.loads((tmp_path / "runs" / "acrobot-openes-s0-2" / "result.json").read_text())
+    assert done["generations"] == 2

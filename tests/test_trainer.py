@@ -140,3 +140,13 @@ def test_bad_settings_give_one_clear_sentence():
         build(dataclasses.replace(SMALL, env="Nope-v0"))
     with pytest.raises(checkpoint.CheckpointError, match="no checkpoint found"):
         train(SMALL, None, resume=True, progress=False)
+
+
+def test_resuming_a_run_that_reached_its_target_does_not_run_on(tmp_path):
+    config = dataclasses.replace(SMALL, generations=50, chunk=1, checkpoint_every=0,
+                                 target_return=5.0)  # any policy scores >= 5 on CartPole
+    first = train(config, str(tmp_path), seed=0, progress=False)
+    assert first["target_reached"] and first["generations"] == 1
+    again = train(config, str(tmp_path), seed=0, resume=True, progress=False)
+    assert again["generations"] == 1 and again["target_reached"]
+    assert again["params_sha256"] == first["params_sha256"]
