@@ -136,6 +136,10 @@ def optimize(
 
     The loop stops on the target, on the strategy's own criteria (``strategy.stop``), on
     ``max_evaluations`` or on ``max_generations``; ``stop_reason`` says which.
+
+    The compiled loop is cached on ``fitness_fn``, the strategy's functions and
+    ``max_generations``: call again with the same function object (not a new ``lambda``) and
+    an equal strategy configuration, and nothing recompiles.
     """
     _check_run_args(max_generations, target_fitness, max_evaluations)
     if hasattr(strategy, "run_restarts"):
