@@ -79,7 +79,9 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
             state=state,
             best_flat=best_flat,
             best_fitness=best_fitness,
-            history=c.history.at[c.generation].set(best_fitness),
+            # In place: a scatter (.at[].set) becomes a select over the whole buffer on CPU,
+            # costing O(max_generations) per generation.
+            history=jax.lax.dynamic_update_index_in_dim(c.history, best_fitness, c.generation, 0),
             nonfinite=c.nonfinite + jnp.sum(~jnp.isfinite(fitness)).astype(jnp.int32),
             reason=reason.astype(jnp.int32),
             popsize=c.popsize,

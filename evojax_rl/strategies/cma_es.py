@@ -221,7 +221,9 @@ def _build(popsize, separable):
             path_sigma=ps,
             generation=g,
             last_eigen=last_eigen,
-            best_history=state.best_history.at[state.generation % k.history].set(best),
+            best_history=jax.lax.dynamic_update_index_in_dim(
+                state.best_history, best, state.generation % k.history, 0
+            ),
             last_range=fitness[order[0]] - fitness[order[-1]],
             best_ever=jnp.where(improved, best, state.best_ever),
             best_generation=jnp.where(improved, g, state.best_generation),
