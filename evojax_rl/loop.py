@@ -33,7 +33,6 @@ class OptimizeResult(NamedTuple):
 
 class _Carry(NamedTuple):
     generation: jax.Array  # [] int32
-    key: jax.Array
     state: Any
     best_flat: jax.Array  # [D]
     best_fitness: jax.Array  # []
@@ -55,7 +54,7 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
     popsize = jax.tree_util.tree_leaves(population)[0].shape[0]
 
     def body(c: _Carry) -> _Carry:
-        population, state = ask(jax.random.fold_in(c.key, c.generation), c.state)
+        population, state = ask(jax.random.fold_in(key, c.generation), c.state)
         fitness = jax.vmap(fitness_fn)(population)
         state = tell(population, fitness, state)
         clean = base.sanitize_fitness(fitness)
@@ -75,7 +74,6 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
         reason = jnp.where((reason == 0) & (generation >= max_generations), 1, reason)
         return _Carry(
             generation=generation,
-            key=c.key,
             state=state,
             best_flat=best_flat,
             best_fitness=best_fitness,
@@ -89,7 +87,6 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
 
     carry = _Carry(
         generation=jnp.zeros((), jnp.int32),
-        key=key,
         state=state,
         best_flat=jnp.zeros((dim,), dtype),
         best_fitness=jnp.asarray(-jnp.inf, dtype),

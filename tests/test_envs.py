@@ -8,7 +8,7 @@ import pytest
 
 from evojax_rl import obs_norm
 from evojax_rl.policies import mlp_policy
-from evojax_rl.problems import Box, Discrete, Env, brax_names, gymnax_names, make
+from evojax_rl.problems import Box, Discrete, Env, brax_names, make
 from evojax_rl.rollout import make_rollout
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from evojax_rl import checkpoint
-from evojax_rl.problems import Env, make, register
-from evojax_rl.trainer import TrainConfig, build, params_sha256, train
+from evojax_rl.problems import make, register
+from evojax_rl.trainer import TrainConfig, build, train
 
 SMALL = TrainConfig(
     env="CartPole-v1",
