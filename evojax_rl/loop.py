@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evojax_rl.strategies import base
+from evojax_rl.strategies import base, sampling
 
 
 class OptimizeResult(NamedTuple):
@@ -54,7 +54,7 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
     popsize = jax.tree_util.tree_leaves(population)[0].shape[0]
 
     def body(c: _Carry) -> _Carry:
-        population, state = ask(jax.random.fold_in(key, c.generation), c.state)
+        population, state = ask(sampling.fold_in(key, c.generation), c.state)
         fitness = jax.vmap(fitness_fn)(population)
         state = tell(population, fitness, state)
         clean = base.sanitize_fitness(fitness)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from evojax_rl.strategies import base
+from evojax_rl.strategies import base, sampling
 
 
 class ARSState(NamedTuple):
@@ -55,7 +55,7 @@ def _build(popsize, top_k):
 
     def ask_flat(key, state):
         d = state.mean.shape[0]
-        delta = jax.random.normal(key, (resolve(d) // 2, d), state.mean.dtype)
+        delta = sampling.normal(key, (resolve(d) // 2, d), state.mean.dtype)
         step = state.sigma * delta
         return jnp.concatenate([state.mean + step, state.mean - step]), state
 

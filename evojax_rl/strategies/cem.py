@@ -31,7 +31,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from evojax_rl.strategies import base
+from evojax_rl.strategies import base, sampling
 
 NOISE_KINDS = ("none", "constant", "decreasing")
 
@@ -68,7 +68,7 @@ def _build(popsize, noise, min_popsize):
 
     def ask_flat(key, state):
         d = state.mean.shape[0]
-        z = jax.random.normal(key, (resolve(d), d), state.mean.dtype)
+        z = sampling.normal(key, (resolve(d), d), state.mean.dtype)
         return state.mean + state.std * z, state
 
     def tell_flat(flat, fitness, state):

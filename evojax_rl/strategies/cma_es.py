@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evojax_rl.strategies import base
+from evojax_rl.strategies import base, sampling
 
 
 class CMAConstants(NamedTuple):
@@ -156,7 +156,7 @@ def _build(popsize, separable):
     def ask_flat(key, state):
         d = state.mean.shape[0]
         k = consts(d)
-        z = jax.random.normal(key, (k.popsize, d), state.mean.dtype)
+        z = sampling.normal(key, (k.popsize, d), state.mean.dtype)
         if separable:
             y = z * state.eigvals_sqrt
         else:

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from evojax_rl import shaping
-from evojax_rl.strategies import base
+from evojax_rl.strategies import base, sampling
 
 
 class OpenESState(NamedTuple):
@@ -49,10 +49,10 @@ def _build(popsize, mirrored, optimizer, shaping_fn):
         d = state.mean.shape[0]
         p = resolve(d)
         if mirrored:
-            half = jax.random.normal(key, (p // 2, d), state.mean.dtype)
+            half = sampling.normal(key, (p // 2, d), state.mean.dtype)
             eps = jnp.concatenate([half, -half])
         else:
-            eps = jax.random.normal(key, (p, d), state.mean.dtype)
+            eps = sampling.normal(key, (p, d), state.mean.dtype)
         return state.mean + state.sigma * eps, state
 
     def tell_flat(flat, fitness, state):

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import optax
 
 from evojax_rl import shaping
-from evojax_rl.strategies import base
+from evojax_rl.strategies import base, sampling
 
 OPTIMIZERS = ("clipup", "adam", "sgd")
 
@@ -97,7 +97,7 @@ def _build(popsize, optimizer):
 
     def ask_flat(key, state):
         d = state.mean.shape[0]
-        eps = state.sigma * jax.random.normal(key, (resolve(d) // 2, d), state.mean.dtype)
+        eps = state.sigma * sampling.normal(key, (resolve(d) // 2, d), state.mean.dtype)
         return jnp.concatenate([state.mean + eps, state.mean - eps]), state
 
     def tell_flat(flat, fitness, state):

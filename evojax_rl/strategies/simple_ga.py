@@ -26,7 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from evojax_rl.strategies import base
+from evojax_rl.strategies import base, sampling
 from evojax_rl.strategies.cem import elite_count
 
 
@@ -60,7 +60,7 @@ def _build(popsize):
         parents = jnp.minimum(parents, n_elite.astype(jnp.int32) - 1)
         a, b = ranked[parents[0]], ranked[parents[1]]
         cross = jax.random.uniform(k_cross, (p, d)) < state.crossover_rate
-        child = jnp.where(cross, b, a) + state.sigma * jax.random.normal(k_mut, (p, d), dt)
+        child = jnp.where(cross, b, a) + state.sigma * sampling.normal(k_mut, (p, d), dt)
         is_elite = (jnp.arange(p) < n_elite)[:, None]
         return jnp.where(is_elite, ranked, child).astype(dt), state
 

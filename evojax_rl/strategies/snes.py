@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evojax_rl.strategies import base
+from evojax_rl.strategies import base, sampling
 
 
 class SNESState(NamedTuple):
@@ -65,7 +65,7 @@ def _build(popsize):
 
     def ask_flat(key, state):
         d = state.mean.shape[0]
-        s = jax.random.normal(key, (resolve(d), d), state.mean.dtype)
+        s = sampling.normal(key, (resolve(d), d), state.mean.dtype)
         return state.mean + state.sigma * s, state
 
     def tell_flat(flat, fitness, state):
