@@ -149,6 +149,29 @@ def test_stop_criteria_end_a_converged_run():
     assert res.generations < 2000
 
 
+def test_lazy_eigendecomposition_follows_pycma_schedule():
+    # At D = 100 the gap is 1.14 generations: C is decomposed at every second ask. pycma's
+    # sampler records the generation of its last decomposition in ``last_update``.
+    d = 100
+    es = pycma(d, seed=3)
+    strategy = ejr.strategies.cma_es(sigma=0.5)
+    state = strategy.init(jax.random.key(0), jnp.zeros(d))
+    ask, tell = jax.jit(strategy.ask), jax.jit(strategy.tell)
+    theirs, ours, vecs = [], [], []
+    for g in range(7):
+        xs = es.ask()
+        es.tell(xs, [float(np.sum(np.square(x - 1))) for x in xs])
+        theirs.append(es.sm.last_update)
+        pop, state = ask(jax.random.key(g), state)
+        state = tell(pop, -jnp.sum(jnp.square(pop - 1), axis=1), state)
+        ours.append(int(state.last_eigen))
+        vecs.append(np.asarray(state.eigvecs))
+    assert ours == theirs == [0, 0, 2, 2, 4, 4, 6]
+    # Between decompositions ask keeps B; at a due one it changes.
+    np.testing.assert_array_equal(vecs[2], vecs[3])
+    assert not np.array_equal(vecs[3], vecs[4])
+
+
 def test_sep_cma_es_scales_to_high_dimension():
     res = ejr.optimize(lambda x: -ejr.problems.ellipsoid(x, 1e2), ejr.strategies.sep_cma_es(
         sigma=0.5), jnp.ones(200), key=jax.random.key(0), max_generations=3000,

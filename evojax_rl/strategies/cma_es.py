@@ -122,7 +122,9 @@ class CMAESState(NamedTuple):
     """State of ``cma_es``/``sep_cma_es``. ``D``: dimension; ``H``: fitness-history length.
 
     For ``sep_cma_es`` the covariance is diagonal: ``cov``, ``eigvecs`` have shape ``[D]``
-    (``eigvecs`` unused, all ones).
+    (``eigvecs`` unused, all ones). ``eigvecs`` and ``eigvals_sqrt`` are refreshed by ``ask``
+    (lazily, as pycma's ``B`` and ``D``): after ``tell`` they still describe the ``C`` the last
+    population was drawn from.
     """
 
     mean: jax.Array  # [D]
@@ -156,6 +158,8 @@ def _build(popsize, separable):
     def ask_flat(key, state):
         d = state.mean.shape[0]
         k = consts(d)
+        eigvecs, eigvals_sqrt, last_eigen = _decompose(state, k.eigen_gap, separable)
+        state = state._replace(eigvecs=eigvecs, eigvals_sqrt=eigvals_sqrt, last_eigen=last_eigen)
         z = sampling.normal(key, (k.popsize, d), state.mean.dtype)
         if separable:
             y = z * state.eigvals_sqrt
@@ -205,8 +209,6 @@ def _build(popsize, separable):
         step = (k.cs / k.damps) * (jnp.linalg.norm(ps) / k.chi_n - 1)  # eq. 44
         sigma = state.sigma * jnp.exp(jnp.clip(step, -1.0, 1.0))
 
-        eigvecs, eigvals_sqrt, last_eigen = _decompose(cov, state, g, k.eigen_gap, separable)
-
         best = fitness[order[0]]
         improved = best > state.best_ever
         # pycma: flat when the best equals the value at rank floor(0.75 P).
@@ -215,12 +217,9 @@ def _build(popsize, separable):
             mean=mean,
             sigma=sigma,
             cov=cov,
-            eigvecs=eigvecs,
-            eigvals_sqrt=eigvals_sqrt,
             path_c=pc,
             path_sigma=ps,
             generation=g,
-            last_eigen=last_eigen,
             best_history=jax.lax.dynamic_update_index_in_dim(
                 state.best_history, best, state.generation % k.history, 0
             ),
@@ -268,8 +267,11 @@ def _build(popsize, separable):
     return ask, tell, stop
 
 
-def _decompose(cov, state, g, gap, separable):
-    """Lazy eigendecomposition of C (every ``gap`` generations, as pycma)."""
+def _decompose(state, gap, separable):
+    """Lazy eigendecomposition of C, due once ``gap`` generations have been told since the
+    last one; done when sampling, as pycma's ``update_now`` (so ``stop`` sees the
+    decomposition the last population was drawn from, as in pycma)."""
+    cov, g = state.cov, state.generation
     if separable:
         return state.eigvecs, jnp.sqrt(jnp.maximum(cov, 1e-30)), g
 
@@ -284,7 +286,8 @@ def _decompose(cov, state, g, gap, separable):
 
     if gap <= 1:  # due every generation (D up to ~40 with default popsize): no branch
         return fresh(cov)
-    due = (g - state.last_eigen).astype(jnp.float32) >= gap
+    told = g - state.last_eigen
+    due = (told > 0) & (told.astype(jnp.float32) >= gap)
     return jax.lax.cond(due, fresh, keep, cov)
 
 
