@@ -3,8 +3,9 @@
     python benchmarks/cma_vs_pycma.py [--seeds 10]
 
 Each problem is minimized from the same x0 with sigma 0.5 by each implementation over the same
-number of seeds. Reported: median evaluations of the successful runs, median wall seconds per run
-(ours and evosax after compilation: their first run is a warm-up that is not timed), successes.
+seeds, run interleaved (seed 0 by each implementation, then seed 1, ...). Reported: median
+evaluations of the successful runs, median wall seconds per run (ours and evosax after
+compilation: their first run is a warm-up that is not timed), successes.
 pycma runs one generation per Python call in NumPy; evosax is driven one generation per Python
 call with jitted ask/tell, as its documentation shows; ours runs the whole loop compiled. All three
 compute in float64 (``jax_enable_x64``): near a non-zero optimum, 1e-8 is at the edge of float32
@@ -49,49 +50,56 @@ PROBLEMS = {
 }
 
 
-def run_ours(f, x0, seeds):
+def ours(f, x0):
+    """One seed's run of our CMA-ES -> (evaluations or nan, wall seconds); compiled here."""
     neg = lambda x: -f(x)  # noqa: E731
     strategy = ejr.strategies.cma_es(sigma=SIGMA)
     go = lambda s: ejr.optimize(neg, strategy, jnp.asarray(x0, jnp.float64),  # noqa: E731
                                 key=jax.random.key(s), max_generations=20000,
                                 target_fitness=-TARGET)
     go(10_000)  # compile
-    evals, walls = [], []
-    for s in range(seeds):
+
+    def one(seed):
         t = time.perf_counter()
-        res = go(s)
-        walls.append(time.perf_counter() - t)
-        evals.append(res.evaluations if res.best_fitness >= -TARGET else np.nan)
-    return evals, walls
+        res = go(seed)
+        wall = time.perf_counter() - t
+        return (res.evaluations if res.best_fitness >= -TARGET else np.nan), wall
+
+    return one
 
 
-def run_pycma(f_np, x0, seeds):
-    evals, walls = [], []
-    for s in range(seeds):
+def pycma(f_np, x0):
+    def one(seed):
         t = time.perf_counter()
-        es = cma.CMAEvolutionStrategy(list(x0), SIGMA, {"verbose": -9, "seed": s + 1,
+        es = cma.CMAEvolutionStrategy(list(x0), SIGMA, {"verbose": -9, "seed": seed + 1,
                                                         "ftarget": TARGET})
         while not es.stop():
             xs = es.ask()
             es.tell(xs, [f_np(x) for x in xs])
-        walls.append(time.perf_counter() - t)
-        evals.append(es.countevals if es.best.f <= TARGET else np.nan)
-    return evals, walls
+        wall = time.perf_counter() - t
+        return (es.countevals if es.best.f <= TARGET else np.nan), wall
+
+    return one
 
 
-def run_evosax(f, x0, seeds):
+def evosax(f, x0):
+    """evosax's CMA_ES driven one generation per Python call; jitted ask/tell warmed up here."""
     d = len(x0)
     popsize = 4 + int(np.floor(3 * np.log(d)))
     es = CMA_ES(population_size=popsize, solution=jnp.zeros(d, jnp.float64))
     params = es.default_params.replace(std_init=SIGMA)
     evaluate = jax.jit(jax.vmap(f))
+    key = jax.random.key(0)
+    st = es.init(key, jnp.asarray(x0, jnp.float64), params)
+    pop, st = es.ask(key, st, params)
+    es.tell(key, pop, evaluate(pop), st, params)
 
     def one(seed):
+        t = time.perf_counter()
         key = jax.random.key(seed)
         key, k = jax.random.split(key)
         state = es.init(k, jnp.asarray(x0, jnp.float64), params)
-        gens = 0
-        best = np.inf
+        gens, best = 0, np.inf
         while gens < 20000 and best > TARGET:
             key, k_ask, k_tell = jax.random.split(key, 3)
             pop, state = es.ask(k_ask, state, params)
@@ -99,22 +107,23 @@ def run_evosax(f, x0, seeds):
             state, _ = es.tell(k_tell, pop, fit, state, params)
             best = min(best, float(jnp.min(fit)))
             gens += 1
-        return gens * popsize, best
+        wall = time.perf_counter() - t
+        return (gens * popsize if best <= TARGET else np.nan), wall
 
-    evals, walls = [], []
-    warm = False
-    for s in range(seeds):
-        if not warm:
-            key = jax.random.key(0)
-            st = es.init(key, jnp.asarray(x0, jnp.float64), params)
-            pop, st = es.ask(key, st, params)
-            es.tell(key, pop, evaluate(pop), st, params)
-            warm = True
-        t = time.perf_counter()
-        n, best = one(s)
-        walls.append(time.perf_counter() - t)
-        evals.append(n if best <= TARGET else np.nan)
-    return evals, walls
+    return one
+
+
+def interleaved(runners, seeds):
+    """Run seed by seed, each implementation in turn, so that all of them meet the same
+    machine conditions (on a small VM the speed of a core drifts by tens of percent over
+    seconds, which would otherwise move the ratios). Returns ``{name: (evals, walls)}``."""
+    out = {name: ([], []) for name in runners}
+    for seed in range(seeds):
+        for name, one in runners.items():
+            evals, wall = one(seed)
+            out[name][0].append(evals)
+            out[name][1].append(wall)
+    return out
 
 
 def summary(evals, walls):
@@ -134,13 +143,13 @@ def main():
     out = {"machine": machine(), "seeds": args.seeds, "problems": {}}
     evals_ratios, wall_ratios = [], []
     for name, (f, f_np, x0) in PROBLEMS.items():
-        row = {"ours": summary(*run_ours(f, x0, args.seeds)),
-               "pycma": summary(*run_pycma(f_np, x0, args.seeds))}
+        runners = {"ours": ours(f, x0), "pycma": pycma(f_np, x0)}
         if not args.skip_evosax:
-            row["evosax"] = summary(*run_evosax(f, x0, args.seeds))
-        ours, ref = row["ours"], row["pycma"]
-        row["evals_ours_over_pycma"] = ours["median_evals"] / ref["median_evals"]
-        row["wall_ours_over_pycma"] = ours["median_wall_s"] / ref["median_wall_s"]
+            runners["evosax"] = evosax(f, x0)
+        row = {k: summary(*v) for k, v in interleaved(runners, args.seeds).items()}
+        mine, ref = row["ours"], row["pycma"]
+        row["evals_ours_over_pycma"] = mine["median_evals"] / ref["median_evals"]
+        row["wall_ours_over_pycma"] = mine["median_wall_s"] / ref["median_wall_s"]
         evals_ratios.append(row["evals_ours_over_pycma"])
         wall_ratios.append(row["wall_ours_over_pycma"])
         out["problems"][name] = row

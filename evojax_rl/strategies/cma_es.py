@@ -284,7 +284,7 @@ def _decompose(state, gap, separable):
     def keep(c):
         return state.eigvecs, state.eigvals_sqrt, state.last_eigen
 
-    if gap <= 1:  # due every generation (D up to ~40 with default popsize): no branch
+    if gap <= 1:  # due every generation (D <= 87 with the default popsize): no branch
         return fresh(cov)
     told = g - state.last_eigen
     due = (told > 0) & (told.astype(jnp.float32) >= gap)
