@@ -23,7 +23,7 @@ def test_ars_improves_sphere_100x(top_k):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(popsize=9), "even with mirrored sampling, got 9"),
+        (dict(popsize=9), r"even with mirrored sampling, got 9; use 10\.$"),  # always mirrored
         (dict(popsize=0), "at least 2, got 0"),
         (dict(sigma=0.0), "sigma .* got 0.0"),
         (dict(learning_rate=-0.02), "learning_rate .* got -0.02"),

@@ -179,8 +179,12 @@ def check_unit_interval(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be in (0, 1], got {value!r}.")
 
 
-def check_popsize(popsize: Any, *, minimum: int = 2, even: bool = False, who: str = "") -> int:
-    """Validate a population size: a Python int >= minimum (and even for mirrored sampling)."""
+def check_popsize(
+    popsize: Any, *, minimum: int = 2, even: bool = False, who: str = "", odd_hint: str = ""
+) -> int:
+    """Validate a population size: a Python int >= minimum (and even for mirrored sampling).
+
+    ``odd_hint``: appended to the message for an odd size (e.g. how to turn mirroring off)."""
     prefix = f"{who}: " if who else ""
     if isinstance(popsize, bool) or not isinstance(popsize, (int, np.integer)):
         raise ValueError(f"{prefix}popsize must be an int, got {popsize!r}.")
@@ -190,7 +194,7 @@ def check_popsize(popsize: Any, *, minimum: int = 2, even: bool = False, who: st
     if even and popsize % 2:
         raise ValueError(
             f"{prefix}popsize must be even with mirrored sampling, got {popsize}; "
-            f"use {popsize + 1} or pass mirrored=False."
+            f"use {popsize + 1}{odd_hint}."
         )
     return popsize
 

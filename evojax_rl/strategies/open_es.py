@@ -102,7 +102,9 @@ def open_es(
       fitness_shaping: ``[P] -> [P]`` utility transform (centered ranks by default).
     """
     if popsize is not None:
-        popsize = base.check_popsize(popsize, even=mirrored, who="open_es")
+        popsize = base.check_popsize(
+            popsize, even=mirrored, who="open_es", odd_hint=" or pass mirrored=False"
+        )
     base.check_positive("sigma", sigma)
     base.check_positive("learning_rate", learning_rate)
     base.check_positive("sigma_decay", sigma_decay)
