@@ -120,3 +120,15 @@ def test_problems_have_their_minimum_where_documented():
     assert float(P.shifted(P.sphere, shift)(shift)) == 0.0
     rot = P.rotated(P.ellipsoid, jax.random.key(0), 7)
     assert float(rot(z)) == 0.0 and float(rot(o)) != pytest.approx(float(P.ellipsoid(o)))
+
+
+def test_sanitized_fitness_stays_finite_and_ranks_nonfinite_worst():
+    from evojax_rl.strategies.base import sanitize_fitness
+
+    big = np.finfo(np.float32).max
+    fit = jnp.array([-0.9 * big, jnp.nan, 3.0, -jnp.inf, jnp.inf], jnp.float32)
+    out = np.asarray(sanitize_fitness(fit))
+    assert np.isfinite(out).all()
+    assert (out[[1, 3, 4]] < -0.9 * big).all() and (out[[0, 2]] == np.asarray(fit)[[0, 2]]).all()
+    assert (np.asarray(sanitize_fitness(jnp.full(3, jnp.nan))) == -1).all()
+    np.testing.assert_array_equal(sanitize_fitness(jnp.array([1.0, jnp.nan])), [1.0, -1.0])

@@ -225,14 +225,18 @@ def check_fitness(fitness: Any, popsize: int) -> jax.Array:
 
 
 def sanitize_fitness(fitness: jax.Array) -> jax.Array:
-    """Replace NaN and +-inf by a value strictly below every finite fitness (so they rank worst).
+    """Replace NaN and +-inf by a finite value strictly below every finite fitness (so they rank
+    worst without poisoning arithmetic on the fitness).
 
-    ``fitness: [P]`` (maximized). If no value is finite, every entry becomes 0.
+    ``fitness: [P]`` (maximized). If no value is finite, every entry becomes -1. Below the lowest
+    finite value ``f`` the replacement is ``f - 1 - |f|``, or the dtype's most negative value
+    when that overflows (equal to ``f`` only if ``f`` is that value itself).
     """
     finite = jnp.isfinite(fitness)
     lowest = jnp.min(jnp.where(finite, fitness, jnp.inf))
     lowest = jnp.where(jnp.isfinite(lowest), lowest, 0.0)
     worst = lowest - 1.0 - jnp.abs(lowest)
+    worst = jnp.where(jnp.isfinite(worst), worst, jnp.finfo(fitness.dtype).min)
     return jnp.where(finite, fitness, worst)
 
 
