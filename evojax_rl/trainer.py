@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import os
 import time
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -123,6 +124,7 @@ class Trainer(NamedTuple):
     run_chunk: Callable[[TrainState, int], tuple[TrainState, dict]]
     evaluate: Callable[[TrainState, int], jax.Array]
     mean_params: Callable[[TrainState], Any]
+    devices: int  # devices the population's rollouts are sharded across
 
 
 def build(config: TrainConfig) -> Trainer:
@@ -133,6 +135,12 @@ def build(config: TrainConfig) -> Trainer:
     strategy = getattr(strategies, config.strategy)(config.popsize, **config.strategy_kwargs)
     n_dev = jax.device_count()
     devices = n_dev if config.popsize % n_dev == 0 else 1
+    if devices < n_dev:
+        warnings.warn(
+            f"popsize {config.popsize} is not divisible by the {n_dev} devices, so the "
+            f"population runs on one device; use a multiple of {n_dev} to shard it.",
+            stacklevel=2,
+        )
     rollout = make_rollout(
         env,
         policy,
@@ -201,7 +209,7 @@ def build(config: TrainConfig) -> Trainer:
     def evaluate(ts: TrainState, seed: int) -> jax.Array:
         return _evaluate(ts, _eval_key(jnp.uint32(seed), ts.generation))
 
-    return Trainer(config, init, run_chunk, evaluate, mean_params)
+    return Trainer(config, init, run_chunk, evaluate, mean_params, devices)
 
 
 def params_sha256(params: Any) -> str:

@@ -142,6 +142,14 @@ def test_bad_settings_give_one_clear_sentence():
         train(SMALL, None, resume=True, progress=False)
 
 
+def test_population_not_divisible_by_the_devices_warns_and_runs_on_one():
+    assert jax.device_count() == 4  # conftest
+    assert build(SMALL).devices == 4
+    with pytest.warns(UserWarning, match="popsize 18 is not divisible by the 4 devices"):
+        t = build(dataclasses.replace(SMALL, popsize=18))
+    assert t.devices == 1
+
+
 def test_resuming_a_run_that_reached_its_target_does_not_run_on(tmp_path):
     config = dataclasses.replace(SMALL, generations=50, chunk=1, checkpoint_every=0,
                                  target_return=5.0)  # any policy scores >= 5 on CartPole
