@@ -64,3 +64,16 @@ def test_best_member_is_kept_when_a_generation_is_worse():
     state = strat.tell(pop + 100, jnp.array([1.0, 2.0, 3.0, 4.0]), state)
     np.testing.assert_array_equal(state.mean, pop[1])
     assert float(state.best_fitness) == 5.0
+
+
+def test_an_all_nonfinite_generation_does_not_become_the_best():
+    # The stand-in for NaN (-1 when nothing is finite) must not be kept as a best fitness, or a
+    # later real fitness below it (negative returns) could never replace that member.
+    strat = simple_ga(4)
+    state = strat.init(jax.random.key(0), jnp.zeros(2))
+    pop = jnp.arange(8.0).reshape(4, 2)
+    state = strat.tell(pop, jnp.full(4, jnp.nan), state)
+    np.testing.assert_array_equal(state.mean, jnp.zeros(2))
+    state = strat.tell(pop + 100, jnp.array([-50.0, -40.0, jnp.nan, -60.0]), state)
+    np.testing.assert_array_equal(state.mean, pop[1] + 100)
+    assert float(state.best_fitness) == -40.0

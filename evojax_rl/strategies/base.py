@@ -253,9 +253,13 @@ def resolve_popsize(popsize: int | None, dim: int, *, even: bool = False) -> int
     return p + (p % 2) if even else p
 
 
-def wrap_flat(ask_flat: Callable, tell_flat: Callable) -> tuple[Callable, Callable]:
+def wrap_flat(
+    ask_flat: Callable, tell_flat: Callable, *, pass_finite: bool = False
+) -> tuple[Callable, Callable]:
     """Lift ``ask_flat(key, state) -> ([P, D], state)`` and ``tell_flat([P, D], [P], state)``
-    to pytrees, validating and sanitizing fitness on the way in."""
+    to pytrees, validating and sanitizing fitness on the way in. With ``pass_finite``,
+    ``tell_flat([P, D], [P], finite [P] bool, state)`` also learns which fitness values were
+    real (a strategy that keeps a best-ever must not keep a sanitized stand-in)."""
 
     def ask(key, state):
         flat, state = ask_flat(key, state)
@@ -263,7 +267,9 @@ def wrap_flat(ask_flat: Callable, tell_flat: Callable) -> tuple[Callable, Callab
 
     def tell(population, fitness, state):
         flat = state.layout.ravel_batch(population)
-        fitness = sanitize_fitness(check_fitness(fitness, flat.shape[0]))
-        return tell_flat(flat, fitness, state)
+        fitness = check_fitness(fitness, flat.shape[0])
+        if pass_finite:
+            return tell_flat(flat, sanitize_fitness(fitness), jnp.isfinite(fitness), state)
+        return tell_flat(flat, sanitize_fitness(fitness), state)
 
     return ask, tell

@@ -64,11 +64,11 @@ def _build(popsize):
         is_elite = (jnp.arange(p) < n_elite)[:, None]
         return jnp.where(is_elite, ranked, child).astype(dt), state
 
-    def tell_flat(flat, fitness, state):
+    def tell_flat(flat, fitness, finite, state):
         dt = flat.dtype
         fitness = fitness.astype(dt)
-        i = jnp.argmax(fitness)
-        better = fitness[i] > state.best_fitness
+        i = jnp.argmax(fitness)  # a finite member whenever there is one
+        better = finite[i] & (fitness[i] > state.best_fitness)
         return state._replace(
             mean=jnp.where(better, flat[i], state.mean),
             best_fitness=jnp.where(better, fitness[i], state.best_fitness),
@@ -77,7 +77,7 @@ def _build(popsize):
             generation=state.generation + 1,
         )
 
-    ask, tell = base.wrap_flat(ask_flat, tell_flat)
+    ask, tell = base.wrap_flat(ask_flat, tell_flat, pass_finite=True)
     return resolve, ask, tell
 
 
