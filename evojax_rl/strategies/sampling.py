@@ -52,12 +52,16 @@ def threefry2x32(k0, k1, x0, x1):
     return x0, x1
 
 
+def _is_threefry(key):
+    return str(jax.random.key_impl(key)) == "threefry2x32"
+
+
 def _fast_path(key, dtype):
     if not jax.config.jax_threefry_partitionable:
         return False
     if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
         return False
-    return str(jax.random.key_impl(key)) == "threefry2x32"
+    return _is_threefry(key)
 
 
 def _typed(key):
@@ -69,7 +73,7 @@ def _typed(key):
 def fold_in(key: jax.Array, data) -> jax.Array:
     """``jax.random.fold_in(key, data)`` for a 32-bit integer ``data``; returns a typed key."""
     key = _typed(key)
-    if str(jax.random.key_impl(key)) != "threefry2x32":
+    if not _is_threefry(key):
         return jax.random.fold_in(key, data)
     k0, k1 = jax.random.key_data(key)
     x0, x1 = threefry2x32(k0, k1, jnp.zeros((), jnp.uint32), jnp.asarray(data).astype(jnp.uint32))
