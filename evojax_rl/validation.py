@@ -1,0 +1,99 @@
+"""The argument checks every public entry point shares: one sentence naming the bad value and
+what is allowed, raised as ``ValueError`` before anything is traced or written.
+
+Numbers that may be traced (a hyperparameter under ``vmap`` or ``jit``) cannot be checked on the
+host: the number checks skip tracers, and each caller documents that a traced value is taken as
+given.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def _prefix(who: str) -> str:
+    return f"{who}: " if who else ""
+
+
+def is_traced(value: Any) -> bool:
+    """True for a value being traced by ``jit``/``vmap`` (its number is unknown on the host)."""
+    return isinstance(value, jax.core.Tracer)
+
+
+def check_int(name: str, value: Any, minimum: int | None = 1, maximum: int | None = None,
+              who: str = "") -> int:
+    """``value`` as a Python int in ``[minimum, maximum]`` (either bound may be None).
+
+    Refuses bools, floats and arrays: sizes and counts fix shapes, so they must be Python ints.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{_prefix(who)}{name} must be an int{_int_range(minimum, maximum)}, "
+                         f"got {value!r}.")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(f"{_prefix(who)}{name} must be an int{_int_range(minimum, maximum)}, "
+                         f"got {value}.")
+    return value
+
+
+def _int_range(minimum, maximum) -> str:
+    if minimum is not None and maximum is not None:
+        return f" from {minimum} to {maximum}"
+    if minimum is not None:
+        return f" >= {minimum}"
+    if maximum is not None:
+        return f" <= {maximum}"
+    return ""
+
+
+def check_number(name: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
+                 low_open: bool = False, high_open: bool = False, who: str = "") -> None:
+    """Raise unless every element of ``value`` is a finite number in the interval.
+
+    ``low_open``/``high_open`` exclude the bound. Tracers pass unchecked (see the module note).
+    """
+    if is_traced(value):
+        return
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = None
+    lo = "(" if low_open else "["
+    hi = ")" if high_open else "]"
+    if math.isinf(low) and math.isinf(high):
+        allowed = "a finite number"
+    elif math.isinf(high):
+        allowed = f"a finite number {'>' if low_open else '>='} {low:g}"
+    elif math.isinf(low):
+        allowed = f"a number {'<' if high_open else '<='} {high:g}"
+    else:
+        allowed = f"in {lo}{low:g}, {high:g}{hi}"
+    ok = arr is not None and arr.size > 0 and bool(np.all(np.isfinite(arr)))
+    if ok:
+        ok = bool(np.all(arr > low if low_open else arr >= low)) and bool(
+            np.all(arr < high if high_open else arr <= high))
+    if not ok:
+        raise ValueError(f"{_prefix(who)}{name} must be {allowed}, got {value!r}.")
+
+
+def check_positive(name: str, value: Any, who: str = "") -> None:
+    """Raise unless ``value`` is a finite number > 0 (tracers pass unchecked)."""
+    if is_traced(value):
+        return
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"{_prefix(who)}{name} must be a positive finite number, got {value!r}.")
+
+
+def check_choice(name: str, value: Any, allowed, who: str = "") -> None:
+    """Raise unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{_prefix(who)}{name} must be one of {', '.join(map(repr, allowed))}, "
+                         f"got {value!r}.")
