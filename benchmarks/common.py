@@ -1,24 +1,70 @@
-"""Helpers shared by the benchmark scripts: machine description and JSON output."""
+"""Helpers shared by the benchmark scripts: machine description, versions and JSON output."""
 
+import importlib.metadata
 import json
 import os
 import platform
+import sys
 
-import jax
+# The scripts run as ``python benchmarks/x.py`` from anywhere: make the checkout importable.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "gymnax", "brax", "cma", "evosax", "mctx")
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def memory_gib() -> float | None:
+    """Total memory in GiB (from /proc/meminfo), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def versions() -> dict:
+    """Installed versions of python, jax and the peers (None: not installed)."""
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 def machine() -> dict:
-    """What the figures were measured on."""
+    """What the figures were measured on (imports jax to name the device)."""
+    import jax
+
     return {
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "memory_gib": memory_gib(),
         "platform": platform.platform(),
-        "python": platform.python_version(),
-        "jax": jax.__version__,
         "device": str(jax.devices()[0].device_kind),
         "backend": jax.default_backend(),
+        "device_count": jax.device_count(),
+        "versions": versions(),
     }
 
 
 def emit(result: dict) -> None:
-    """Print the result as the last line: one JSON object."""
-    print(json.dumps(result, sort_keys=True))
+    """Print the result as the last line: one JSON object (with the machine added)."""
+    result = dict(result)
+    result.setdefault("machine", machine())
+    print(json.dumps(result, sort_keys=True), flush=True)
