@@ -1,18 +1,32 @@
 """CMA-ES: ours against pycma and evosax's CMA_ES, to f <= 1e-8, in one run.
 
-    python benchmarks/cma_vs_pycma.py [--seeds 10]
+    python benchmarks/cma_vs_pycma.py [--seeds 10] [--quick]
 
 Each problem is minimized from the same x0 with sigma 0.5 by each implementation over the same
-seeds, run interleaved (seed 0 by each implementation, then seed 1, ...). Reported: median
-evaluations of the successful runs, median wall seconds per run (ours and evosax after
-compilation: their first run is a warm-up that is not timed), successes.
-pycma runs one generation per Python call in NumPy; evosax is driven one generation per Python
-call with jitted ask/tell, as its documentation shows; ours runs the whole loop compiled. All three
-compute in float64 (``jax_enable_x64``): near a non-zero optimum, 1e-8 is at the edge of float32
-(the narrowest axes of C stop having any effect on the mean, which pycma's ``noeffectaxis`` then
+seeds, run interleaved (seed 0 by each implementation, then seed 1, ...). pycma runs one
+generation per Python call in NumPy; evosax is driven one generation per Python call with jitted
+ask/tell, as its documentation shows; ours runs the whole loop compiled. All three compute in
+float64 (``jax_enable_x64``): near a non-zero optimum, 1e-8 is at the edge of float32 (the
+narrowest axes of C stop having any effect on the mean, which pycma's ``noeffectaxis`` then
 reports).
-The last line is one JSON object with ``evals_ours_over_pycma`` and ``wall_ours_over_pycma``,
-each the worst (largest) ratio over the four problems.
+
+Per problem and implementation:
+
+- ``successes``: seeds that reached the target (``failures`` = seeds - successes).
+- ``median_evals`` and ``median_wall_s``: medians over the *common* seeds, those on which every
+  implementation succeeded, so that all medians describe the same runs (``common_seeds``).
+  Wall is after compilation (the cold run below comes first).
+- ``cold_s``: one run (seed 10000), the first after JAX's caches were cleared for this problem,
+  so compilation is included (process start-up and imports are not). It is also the untimed
+  run before the timed seeds. pycma compiles nothing: its cold run is a plain run.
+- ``us_per_generation``: total wall over total generations on the common seeds.
+- ``eigh_us``: one ``jnp.linalg.eigh`` of a D x D float64 matrix inside a compiled loop, the
+  eigendecomposition our CMA-ES does in ``ask`` (pycma's lazy-update rule makes it due every
+  generation up to D = 87).
+
+The last line is one JSON object with ``evals_ours_over_pycma``, ``wall_ours_over_pycma`` and
+``cold_ours_over_pycma`` (ours' cold run over pycma's median wall), each the worst (largest)
+ratio over the four problems, and the per-problem rows under ``problems``.
 """
 
 import argparse
@@ -25,7 +39,7 @@ import numpy as np
 from evosax.algorithms import CMA_ES
 
 import evojax_rl as ejr
-from common import emit, machine
+from common import emit
 
 jax.config.update("jax_enable_x64", True)
 
@@ -50,20 +64,23 @@ PROBLEMS = {
 }
 
 
+COLD_SEED = 10_000
+
+
 def ours(f, x0):
-    """One seed's run of our CMA-ES -> (evaluations or nan, wall seconds); compiled here."""
+    """Our CMA-ES: ``one(seed) -> (evaluations or nan, wall seconds, generations)``."""
     neg = lambda x: -f(x)  # noqa: E731
     strategy = ejr.strategies.cma_es(sigma=SIGMA)
     go = lambda s: ejr.optimize(neg, strategy, jnp.asarray(x0, jnp.float64),  # noqa: E731
                                 key=jax.random.key(s), max_generations=20000,
                                 target_fitness=-TARGET)
-    go(10_000)  # compile
 
     def one(seed):
         t = time.perf_counter()
         res = go(seed)
         wall = time.perf_counter() - t
-        return (res.evaluations if res.best_fitness >= -TARGET else np.nan), wall
+        ok = res.best_fitness >= -TARGET
+        return (res.evaluations if ok else np.nan), wall, int(res.generations)
 
     return one
 
@@ -77,22 +94,18 @@ def pycma(f_np, x0):
             xs = es.ask()
             es.tell(xs, [f_np(x) for x in xs])
         wall = time.perf_counter() - t
-        return (es.countevals if es.best.f <= TARGET else np.nan), wall
+        return (es.countevals if es.best.f <= TARGET else np.nan), wall, es.countiter
 
     return one
 
 
 def evosax(f, x0):
-    """evosax's CMA_ES driven one generation per Python call; jitted ask/tell warmed up here."""
+    """evosax's CMA_ES driven one generation per Python call (its ask/tell are jitted)."""
     d = len(x0)
     popsize = 4 + int(np.floor(3 * np.log(d)))
     es = CMA_ES(population_size=popsize, solution=jnp.zeros(d, jnp.float64))
     params = es.default_params.replace(std_init=SIGMA)
     evaluate = jax.jit(jax.vmap(f))
-    key = jax.random.key(0)
-    st = es.init(key, jnp.asarray(x0, jnp.float64), params)
-    pop, st = es.ask(key, st, params)
-    es.tell(key, pop, evaluate(pop), st, params)
 
     def one(seed):
         t = time.perf_counter()
@@ -108,54 +121,109 @@ def evosax(f, x0):
             best = min(best, float(jnp.min(fit)))
             gens += 1
         wall = time.perf_counter() - t
-        return (gens * popsize if best <= TARGET else np.nan), wall
+        return (gens * popsize if best <= TARGET else np.nan), wall, gens
 
     return one
+
+
+def cold_runs(runners):
+    """Each implementation's first run after JAX's caches are cleared (compilation included);
+    it also leaves everything compiled for the timed runs that follow."""
+    jax.clear_caches()
+    return {name: one(COLD_SEED)[1] for name, one in runners.items()}
 
 
 def interleaved(runners, seeds):
     """Run seed by seed, each implementation in turn, so that all of them meet the same
     machine conditions (on a small VM the speed of a core drifts by tens of percent over
-    seconds, which would otherwise move the ratios). Returns ``{name: (evals, walls)}``."""
-    out = {name: ([], []) for name in runners}
+    seconds, which would otherwise move the ratios). Returns ``{name: [(evals, wall, gens)]}``."""
+    out = {name: [] for name in runners}
     for seed in range(seeds):
         for name, one in runners.items():
-            evals, wall = one(seed)
-            out[name][0].append(evals)
-            out[name][1].append(wall)
+            out[name].append(one(seed))
     return out
 
 
-def summary(evals, walls):
-    e = np.asarray(evals, float)
+def summary(runs, common, cold_s):
+    """One implementation's row; medians over the seeds in ``common`` (all succeeded there)."""
+    evals = np.array([r[0] for r in runs], float)
+    walls = np.array([r[1] for r in runs])
+    gens = np.array([r[2] for r in runs])
+    c = np.asarray(common, int)
     return {
-        "median_evals": float(np.nanmedian(e)) if np.isfinite(e).any() else None,
-        "median_wall_s": float(np.median(walls)),
-        "successes": int(np.isfinite(e).sum()),
+        "successes": int(np.isfinite(evals).sum()),
+        "failures": int((~np.isfinite(evals)).sum()),
+        "median_evals": float(np.median(evals[c])) if len(c) else None,
+        "median_wall_s": float(np.median(walls[c])) if len(c) else None,
+        "us_per_generation": float(walls[c].sum() / gens[c].sum() * 1e6) if len(c) else None,
+        "cold_s": cold_s,
     }
+
+
+def eigh_us(d, calls=2000):
+    """Microseconds per ``jnp.linalg.eigh`` of a D x D float64 SPD matrix in a compiled loop."""
+    a = np.random.default_rng(0).standard_normal((d, d))
+    c0 = jnp.asarray(a @ a.T / d + np.eye(d))
+
+    @jax.jit
+    def loop(c):
+        def body(_, c):
+            w, b = jnp.linalg.eigh(c)
+            return c + 1e-12 * w[0] * b[0, 0]  # depends on the result: no hoisting
+        return jax.lax.fori_loop(0, calls, body, c)
+
+    loop(c0).block_until_ready()
+    t = time.perf_counter()
+    loop(c0).block_until_ready()
+    return (time.perf_counter() - t) / calls * 1e6
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def worst(values):
+    values = [v for v in values if v is not None]
+    return max(values) if values else None
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--skip-evosax", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="2 seeds")
     args = parser.parse_args()
-    out = {"machine": machine(), "seeds": args.seeds, "problems": {}}
-    evals_ratios, wall_ratios = [], []
+    if args.quick:
+        args.seeds = 2
+    jnp.zeros(1).block_until_ready()  # backend start-up is not part of any cold time
+    out = {"seeds": args.seeds, "target": TARGET, "problems": {}}
     for name, (f, f_np, x0) in PROBLEMS.items():
         runners = {"ours": ours(f, x0), "pycma": pycma(f_np, x0)}
         if not args.skip_evosax:
             runners["evosax"] = evosax(f, x0)
-        row = {k: summary(*v) for k, v in interleaved(runners, args.seeds).items()}
+        cold = cold_runs(runners)
+        runs = interleaved(runners, args.seeds)
+        common = [s for s in range(args.seeds) if all(np.isfinite(r[s][0]) for r in runs.values())]
+        row = {k: summary(v, common, cold[k]) for k, v in runs.items()}
         mine, ref = row["ours"], row["pycma"]
-        row["evals_ours_over_pycma"] = mine["median_evals"] / ref["median_evals"]
-        row["wall_ours_over_pycma"] = mine["median_wall_s"] / ref["median_wall_s"]
-        evals_ratios.append(row["evals_ours_over_pycma"])
-        wall_ratios.append(row["wall_ours_over_pycma"])
+        row["common_seeds"] = len(common)
+        row["dimension"] = len(x0)
+        row["eigh_us"] = eigh_us(len(x0))
+        row["evals_ours_over_pycma"] = ratio(mine["median_evals"], ref["median_evals"])
+        row["wall_ours_over_pycma"] = ratio(mine["median_wall_s"], ref["median_wall_s"])
+        row["cold_ours_over_pycma"] = ratio(mine["cold_s"], ref["median_wall_s"])
         out["problems"][name] = row
-        print(name, {k: v for k, v in row.items()}, flush=True)
-    out["evals_ours_over_pycma"] = max(evals_ratios)
-    out["wall_ours_over_pycma"] = max(wall_ratios)
+        for who in runners:
+            r = row[who]
+            print(f"{name:14s} {who:7s} {r['successes']}/{args.seeds} ok, median evals "
+                  f"{r['median_evals']}, wall {r['median_wall_s']}, cold {r['cold_s']:.2f} s",
+                  flush=True)
+        print(f"{name:14s} ours/pycma evals {row['evals_ours_over_pycma']}, wall "
+              f"{row['wall_ours_over_pycma']}, cold {row['cold_ours_over_pycma']:.2f} "
+              f"({len(common)} common seeds)", flush=True)
+    rows = out["problems"].values()
+    for key in ("evals_ours_over_pycma", "wall_ours_over_pycma", "cold_ours_over_pycma"):
+        out[key] = worst(r[key] for r in rows)
     emit(out)
 
 
