@@ -6,13 +6,13 @@ Fitness is **maximized**: to minimize ``f`` pass ``lambda x: -f(x)``.
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evojax_rl import validation
 from evojax_rl.strategies import base, sampling
 
 
@@ -98,15 +98,36 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
     return jax.lax.while_loop(lambda c: c.reason == 0, body, carry)
 
 
-def _check_run_args(max_generations, target_fitness, max_evaluations):
-    if isinstance(max_generations, bool) or not isinstance(max_generations, (int, np.integer)):
-        raise ValueError(f"max_generations must be a positive int, got {max_generations!r}.")
-    if max_generations < 1:
-        raise ValueError(f"max_generations must be a positive int, got {max_generations!r}.")
-    if target_fitness is not None and not math.isfinite(float(target_fitness)):
-        raise ValueError(f"target_fitness must be a finite number or None, got {target_fitness!r}.")
-    if max_evaluations is not None and int(max_evaluations) < 1:
-        raise ValueError(f"max_evaluations must be a positive int or None, got {max_evaluations!r}.")
+def _check_run_args(key, max_generations, target_fitness, max_evaluations):
+    check_key(key)
+    validation.check_int("max_generations", max_generations, 1)
+    if target_fitness is not None:
+        validation.check_number("target_fitness", target_fitness)
+    if max_evaluations is not None:
+        validation.check_int("max_evaluations", max_evaluations, 1)
+
+
+def check_key(key: Any, name: str = "key") -> None:
+    """Raise unless ``key`` is a PRNG key: a typed key (``jax.random.key(seed)``) or a raw
+    ``uint32[2]`` one (``jax.random.PRNGKey(seed)``)."""
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and key.shape == ():
+        return
+    if dtype == jnp.uint32 and getattr(key, "shape", None) == (2,):
+        return
+    raise ValueError(f"{name} must be a single PRNG key such as jax.random.key(0), got {key!r}.")
+
+
+def check_fitness_fn(fitness_fn: Callable, x0: Any) -> None:
+    """Raise unless ``fitness_fn(x0)`` gives a floating-point scalar (checked by shape only)."""
+    out = jax.eval_shape(fitness_fn, x0)
+    shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
+    if shape != () or dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        got = f"{dtype}{list(shape)}" if shape is not None else type(out).__name__
+        raise ValueError(
+            f"fitness_fn must return one floating-point number per member (shape ()), got "
+            f"{got}; for an integer score return e.g. jnp.float32(score)."
+        )
 
 
 def optimize(
@@ -140,7 +161,9 @@ def optimize(
     ``max_generations``: call again with the same function object (not a new ``lambda``) and
     an equal strategy configuration, and nothing recompiles.
     """
-    _check_run_args(max_generations, target_fitness, max_evaluations)
+    _check_run_args(key, max_generations, target_fitness, max_evaluations)
+    base.Layout.of(x0)  # x0 first: a bad x0 would otherwise be reported as a bad fitness_fn
+    check_fitness_fn(fitness_fn, x0)
     if hasattr(strategy, "run_restarts"):
         return strategy.run_restarts(
             fitness_fn,

@@ -97,3 +97,34 @@ def check_choice(name: str, value: Any, allowed, who: str = "") -> None:
     if value not in allowed:
         raise ValueError(f"{_prefix(who)}{name} must be one of {', '.join(map(repr, allowed))}, "
                          f"got {value!r}.")
+
+
+# --- rules for hyperparameter tables ------------------------------------------------------------
+# A rule is ``rule(name, value, who)``; a strategy keeps a ``{name: rule}`` table and checks its
+# factory's arguments and every ``init(..., name=value)`` override with the same table.
+
+
+def positive(name: str, value: Any, who: str = "") -> None:
+    """Rule: a finite number > 0."""
+    check_positive(name, value, who)
+
+
+def nonnegative(name: str, value: Any, who: str = "") -> None:
+    """Rule: a finite number >= 0."""
+    check_number(name, value, 0.0, who=who)
+
+
+def interval(low: float, high: float, *, low_open: bool = False, high_open: bool = False):
+    """Rule: a finite number in the interval (bounds excluded where ``*_open``)."""
+
+    def rule(name: str, value: Any, who: str = "") -> None:
+        check_number(name, value, low, high, low_open=low_open, high_open=high_open, who=who)
+
+    return rule
+
+
+def check_all(rules: dict, values: dict, who: str = "") -> None:
+    """Apply ``rules[name]`` to each ``values[name]`` that has a rule (None values are skipped)."""
+    for name, value in values.items():
+        if name in rules and value is not None:
+            rules[name](name, value, who)

@@ -26,7 +26,7 @@ def test_pgpe_improves_sphere_100x(optimizer):
     "kwargs, match",
     [
         (dict(popsize=7), r"even with mirrored sampling, got 7; use 8\.$"),  # always mirrored
-        (dict(popsize=0), "at least 2, got 0"),
+        (dict(popsize=0), "popsize must be an int >= 2, got 0"),
         (dict(sigma=-0.1), "sigma .* got -0.1"),
         (dict(center_learning_rate=0.0), "center_learning_rate .* got 0.0"),
         (dict(stdev_learning_rate=-1.0), "stdev_learning_rate .* got -1.0"),

@@ -17,14 +17,16 @@ def test_default_ga_improves_sphere_100x():
         target_fitness=-0.1,
     )
     assert res.stop_reason == "target_fitness"
-    # mean(state) is the best member found, and optimize agrees on its fitness
-    assert float(neg_sphere(simple_ga().mean(res.state))) == pytest.approx(res.best_fitness)
+    # mean(state) is the best member found, and optimize agrees on its fitness. Recomputed outside
+    # the vmapped loop, a float32 sum of 10 squares may round differently: relative 10 eps.
+    refit = float(neg_sphere(simple_ga().mean(res.state)))
+    assert refit == pytest.approx(res.best_fitness, rel=10 * float(np.finfo(np.float32).eps))
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(popsize=1), "at least 2, got 1"),
+        (dict(popsize=1), "popsize must be an int >= 2, got 1"),
         (dict(sigma=0.0), "sigma .* got 0.0"),
         (dict(elite_ratio=0.0), r"elite_ratio .*\(0, 1\], got 0.0"),
         (dict(elite_ratio=2.0), r"elite_ratio .*\(0, 1\], got 2.0"),

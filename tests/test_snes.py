@@ -23,7 +23,7 @@ def test_default_snes_improves_sphere_100x():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(popsize=1), "at least 2, got 1"),
+        (dict(popsize=1), "popsize must be an int >= 2, got 1"),
         (dict(sigma=0.0), "sigma .* got 0.0"),
         (dict(sigma=float("nan")), "sigma .* got nan"),
         (dict(learning_rate_mean=-1.0), "learning_rate_mean .* got -1.0"),

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from evojax_rl import validation
 from evojax_rl.strategies import base, sampling
 
 
@@ -39,13 +40,13 @@ class ARSState(NamedTuple):
     layout: base.Layout  # static: how [D] maps to the user's pytree
 
 
+# The sweepable numbers and what each may be (checked in the factory and in ``init``).
+_RULES = {"sigma": validation.positive, "learning_rate": validation.positive}
+
+
 def _check_top_k(top_k, popsize):
-    n = popsize // 2
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not (1 <= top_k <= n):
-        raise ValueError(
-            f"ars: top_k must be an int in [1, popsize // 2] = [1, {n}] for popsize={popsize}, "
-            f"got {top_k!r}."
-        )
+    """``top_k`` in ``[1, popsize // 2]`` (``popsize`` None: only ``>= 1`` can be checked yet)."""
+    validation.check_int("top_k", top_k, 1, None if popsize is None else popsize // 2, who="ars")
 
 
 @base.memoize
@@ -97,19 +98,15 @@ def ars(
     """
     if popsize is not None:
         popsize = base.check_popsize(popsize, even=True, who="ars")
-        if top_k is not None:
-            _check_top_k(top_k, popsize)
-    elif top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"ars: top_k must be a positive int, got {top_k!r}.")
-    base.check_positive("sigma", sigma)
-    base.check_positive("learning_rate", learning_rate)
-    ask, tell = _build(popsize, top_k)
+    if top_k is not None:
+        _check_top_k(top_k, popsize)
     defaults = dict(sigma=sigma, learning_rate=learning_rate)
+    validation.check_all(_RULES, defaults, "ars")
+    ask, tell = _build(popsize, top_k)
 
     def init(key, x0, **hyperparams):
         del key  # deterministic start
-        h = base.apply_overrides(defaults, hyperparams, "ars")
-        base.check_positive("sigma", h["sigma"])
+        h = base.apply_overrides(defaults, hyperparams, "ars", _RULES)
         layout = base.Layout.of(x0)
         if top_k is not None and popsize is None:
             _check_top_k(top_k, base.resolve_popsize(None, layout.size, even=True))

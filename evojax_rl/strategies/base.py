@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evojax_rl import validation
+
 # Codes returned by ``Strategy.stop``. 0 means "go on". Codes 1-3 are set by ``optimize``.
 STOP_REASONS = {
     0: "running",
@@ -161,37 +163,15 @@ def memoize(factory: Callable) -> Callable:
 # --- validation -------------------------------------------------------------------------------
 
 
-def check_positive(name: str, value: Any) -> None:
-    """Raise if a concrete number is not > 0 (traced values are checked by the caller's tests)."""
-    if isinstance(value, jax.core.Tracer):
-        return
-    arr = np.asarray(value)
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
-
-
-def check_unit_interval(name: str, value: Any) -> None:
-    """Raise unless 0 < value <= 1."""
-    if isinstance(value, jax.core.Tracer):
-        return
-    v = float(value)
-    if not (0.0 < v <= 1.0):
-        raise ValueError(f"{name} must be in (0, 1], got {value!r}.")
-
-
 def check_popsize(
     popsize: Any, *, minimum: int = 2, even: bool = False, who: str = "", odd_hint: str = ""
 ) -> int:
     """Validate a population size: a Python int >= minimum (and even for mirrored sampling).
 
     ``odd_hint``: appended to the message for an odd size (e.g. how to turn mirroring off)."""
-    prefix = f"{who}: " if who else ""
-    if isinstance(popsize, bool) or not isinstance(popsize, (int, np.integer)):
-        raise ValueError(f"{prefix}popsize must be an int, got {popsize!r}.")
-    popsize = int(popsize)
-    if popsize < minimum:
-        raise ValueError(f"{prefix}popsize must be at least {minimum}, got {popsize}.")
+    popsize = validation.check_int("popsize", popsize, minimum, who=who)
     if even and popsize % 2:
+        prefix = f"{who}: " if who else ""
         raise ValueError(
             f"{prefix}popsize must be even with mirrored sampling, got {popsize}; "
             f"use {popsize + 1}{odd_hint}."
@@ -199,13 +179,20 @@ def check_popsize(
     return popsize
 
 
-def apply_overrides(defaults: dict, overrides: dict, who: str) -> dict:
-    """Merge ``init`` keyword overrides into the factory's sweepable numbers."""
+def apply_overrides(defaults: dict, overrides: dict, who: str, rules: dict) -> dict:
+    """Merge ``init`` keyword overrides into the factory's sweepable numbers.
+
+    Concrete overrides are checked with the same ``rules`` (``{name: validation rule}``) as the
+    factory's arguments. A traced override (``init`` under ``vmap``/``jit``, as in a sweep) has
+    no value on the host and is taken as given: an out-of-range traced value is not caught and
+    gives NaN or meaningless states for that member of the batch.
+    """
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
         raise ValueError(
             f"{who}.init got unknown hyperparameter(s) {unknown}; allowed: {sorted(defaults)}."
         )
+    validation.check_all(rules, overrides, who)
     merged = dict(defaults)
     merged.update(overrides)
     return merged

@@ -11,8 +11,8 @@ Tetris using the noisy cross-entropy method", Neural Computation 18(12). Each ge
 
 Without noise (``Z_t = 0``) the variance of the elite set shrinks geometrically and the search
 "collapses" onto a point before it reaches the optimum; Szita & Lorincz add extra noise to the
-variance: constant ``Z_t = a`` or decreasing ``Z_t = max(a - t/b, 0)`` (t = generation). In their
-Tetris runs (initial variance 100) they used constant ``a = 4`` and decreasing ``a = 5, b = 10``;
+variance: constant ``Z_t = a`` or decreasing ``Z_t = max(a - t/b, 0)`` (t = generation; our
+default). In their Tetris runs (initial variance 100) they used constant ``a = 4`` and decreasing ``a = 5, b = 10``;
 our defaults are those scaled to the default initial variance ``sigma^2 = 1``
 (``a = 0.05``, ``b = 1000``, so the decreasing noise reaches 0 after 50 generations as theirs).
 
@@ -31,6 +31,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from evojax_rl import validation
 from evojax_rl.strategies import base, sampling
 
 NOISE_KINDS = ("none", "constant", "decreasing")
@@ -97,13 +98,22 @@ def _build(popsize, noise, min_popsize):
 
     return base.wrap_flat(ask_flat, tell_flat)
 
+# The sweepable numbers and what each may be (checked in the factory and in ``init``).
+_RULES = {
+    "sigma": validation.positive,
+    "elite_ratio": validation.interval(0.0, 1.0, low_open=True),
+    "noise_a": validation.nonnegative,
+    "noise_b": validation.positive,
+    "smoothing": validation.interval(0.0, 1.0, high_open=True),
+}
+
 
 def cem(
     popsize: int | None = None,
     *,
     sigma: float = 1.0,
     elite_ratio: float = 0.1,
-    noise: str = "none",
+    noise: str = "decreasing",
     noise_a: float = 0.05,
     noise_b: float = 1000.0,
     smoothing: float = 0.0,
@@ -116,38 +126,32 @@ def cem(
         Szita & Lorincz).
       sigma: initial standard deviation of every coordinate (> 0). Sweepable.
       elite_ratio: ``rho`` in ``(0, 1]``; the top ``ceil(rho P)`` members are elites. Sweepable.
-      noise: ``"none"``, ``"constant"`` (``Z_t = a``) or ``"decreasing"``
-        (``Z_t = max(a - t/b, 0)``): extra variance added after each update (Szita & Lorincz).
+      noise: ``"decreasing"`` (the default, ``Z_t = max(a - t/b, 0)``), ``"constant"``
+        (``Z_t = a``) or ``"none"`` (plain CEM): extra variance added after each update
+        (Szita & Lorincz). Plain CEM collapses before the optimum at ordinary population
+        sizes (with P = 16 to 256 on a 10-D sphere it stalls short of a 100x improvement);
+        the decreasing noise does not.
       noise_a: ``a`` (>= 0). Sweepable.
       noise_b: ``b`` (> 0), generations per unit of decrease. Sweepable.
       smoothing: in ``[0, 1)``, fraction of the old mean and variance kept. Sweepable.
     """
     if popsize is not None:
         popsize = base.check_popsize(popsize, who="cem")
-    base.check_positive("sigma", sigma)
-    base.check_unit_interval("elite_ratio", elite_ratio)
+    validation.check_choice("noise", noise, NOISE_KINDS, who="cem")
+    defaults = dict(
+        sigma=sigma, elite_ratio=elite_ratio, noise_a=noise_a, noise_b=noise_b, smoothing=smoothing
+    )
+    validation.check_all(_RULES, defaults, "cem")
     if popsize is not None and math.ceil(elite_ratio * popsize - 1e-4) < 1:
         raise ValueError(
             f"cem: elite_ratio={elite_ratio!r} with popsize={popsize} gives no elite; "
             f"use elite_ratio >= {1.0 / popsize:.3g}."
         )
-    if noise not in NOISE_KINDS:
-        raise ValueError(f"cem: noise must be one of {NOISE_KINDS}, got {noise!r}.")
-    if not (math.isfinite(noise_a) and noise_a >= 0):
-        raise ValueError(f"cem: noise_a must be a finite number >= 0, got {noise_a!r}.")
-    base.check_positive("noise_b", noise_b)
-    if not (0.0 <= smoothing < 1.0):
-        raise ValueError(f"cem: smoothing must be in [0, 1), got {smoothing!r}.")
     ask, tell = _build(popsize, noise, _min_popsize(elite_ratio))
-    defaults = dict(
-        sigma=sigma, elite_ratio=elite_ratio, noise_a=noise_a, noise_b=noise_b, smoothing=smoothing
-    )
 
     def init(key, x0, **hyperparams):
         del key  # deterministic start
-        h = base.apply_overrides(defaults, hyperparams, "cem")
-        base.check_positive("sigma", h["sigma"])
-        base.check_unit_interval("elite_ratio", h["elite_ratio"])
+        h = base.apply_overrides(defaults, hyperparams, "cem", _RULES)
         layout = base.Layout.of(x0)
         mean = layout.ravel(x0)
         dt = mean.dtype

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evojax_rl import validation
 from evojax_rl.strategies import base, sampling
 
 
@@ -290,17 +291,20 @@ def _decompose(state, gap, separable):
     due = (told > 0) & (told.astype(jnp.float32) >= gap)
     return jax.lax.cond(due, fresh, keep, cov)
 
+# The sweepable number and what it may be (checked in the factory and in ``init``).
+_RULES = {"sigma": validation.positive}
+
 
 def _make(name, separable, popsize, sigma):
     if popsize is not None:
         popsize = base.check_popsize(popsize, minimum=2, who=name)
-    base.check_positive("sigma", sigma)
-    ask, tell, stop = _build(popsize, separable)
     defaults = dict(sigma=sigma)
+    validation.check_all(_RULES, defaults, name)
+    ask, tell, stop = _build(popsize, separable)
 
     def init(key, x0, **hyperparams):
         del key
-        h = base.apply_overrides(defaults, hyperparams, name)
+        h = base.apply_overrides(defaults, hyperparams, name, _RULES)
         layout = base.Layout.of(x0)
         mean = layout.ravel(x0)
         d = mean.shape[0]

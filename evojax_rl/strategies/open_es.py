@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from evojax_rl import shaping
+from evojax_rl import shaping, validation
 from evojax_rl.strategies import base, sampling
 
 
@@ -74,6 +74,15 @@ def _build(popsize, mirrored, optimizer, shaping_fn):
     ask, tell = base.wrap_flat(ask_flat, tell_flat)
     return tx, ask, tell
 
+# The sweepable numbers and what each may be (checked in the factory and in ``init``).
+_RULES = {
+    "sigma": validation.positive,
+    "learning_rate": validation.positive,
+    "sigma_decay": validation.positive,
+    "sigma_limit": validation.nonnegative,
+    "weight_decay": validation.nonnegative,
+}
+
 
 def open_es(
     popsize: int | None = None,
@@ -105,14 +114,6 @@ def open_es(
         popsize = base.check_popsize(
             popsize, even=mirrored, who="open_es", odd_hint=" or pass mirrored=False"
         )
-    base.check_positive("sigma", sigma)
-    base.check_positive("learning_rate", learning_rate)
-    base.check_positive("sigma_decay", sigma_decay)
-    if sigma_limit < 0 or weight_decay < 0:
-        raise ValueError(
-            f"sigma_limit and weight_decay must be >= 0, got {sigma_limit!r} and {weight_decay!r}."
-        )
-    tx, ask, tell = _build(popsize, bool(mirrored), optimizer, fitness_shaping)
     defaults = dict(
         sigma=sigma,
         learning_rate=learning_rate,
@@ -120,10 +121,12 @@ def open_es(
         sigma_limit=sigma_limit,
         weight_decay=weight_decay,
     )
+    validation.check_all(_RULES, defaults, "open_es")
+    tx, ask, tell = _build(popsize, bool(mirrored), optimizer, fitness_shaping)
 
     def init(key, x0, **hyperparams):
         del key  # deterministic start
-        h = base.apply_overrides(defaults, hyperparams, "open_es")
+        h = base.apply_overrides(defaults, hyperparams, "open_es", _RULES)
         layout = base.Layout.of(x0)
         mean = layout.ravel(x0)
         dt = mean.dtype

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from evojax_rl import shaping
+from evojax_rl import shaping, validation
 from evojax_rl.strategies import base, sampling
 
 OPTIMIZERS = ("clipup", "adam", "sgd")
@@ -130,6 +130,16 @@ def _build(popsize, optimizer):
     ask, tell = base.wrap_flat(ask_flat, tell_flat)
     return tx, ask, tell
 
+# The sweepable numbers and what each may be (checked in the factory and in ``init``).
+_RULES = {
+    "sigma": validation.positive,
+    "center_learning_rate": validation.positive,
+    "stdev_learning_rate": validation.positive,
+    "stdev_max_change": validation.interval(0.0, 1.0, low_open=True, high_open=True),
+    "clipup_max_speed": validation.positive,
+    "clipup_momentum": validation.interval(0.0, 1.0, high_open=True),
+}
+
 
 def pgpe(
     popsize: int | None = None,
@@ -160,19 +170,10 @@ def pgpe(
     """
     if popsize is not None:
         popsize = base.check_popsize(popsize, even=True, who="pgpe")
-    base.check_positive("sigma", sigma)
-    base.check_positive("center_learning_rate", center_learning_rate)
-    base.check_positive("stdev_learning_rate", stdev_learning_rate)
-    if not (0.0 < stdev_max_change < 1.0):
-        raise ValueError(f"pgpe: stdev_max_change must be in (0, 1), got {stdev_max_change!r}.")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"pgpe: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
+    validation.check_choice("optimizer", optimizer, OPTIMIZERS, who="pgpe")
+    validation.check_positive("center_learning_rate", center_learning_rate, who="pgpe")
     if clipup_max_speed is None:
         clipup_max_speed = 2.0 * center_learning_rate
-    base.check_positive("clipup_max_speed", clipup_max_speed)
-    if not (math.isfinite(clipup_momentum) and 0.0 <= clipup_momentum < 1.0):
-        raise ValueError(f"pgpe: clipup_momentum must be in [0, 1), got {clipup_momentum!r}.")
-    tx, ask, tell = _build(popsize, optimizer)
     defaults = dict(
         sigma=sigma,
         center_learning_rate=center_learning_rate,
@@ -181,11 +182,12 @@ def pgpe(
     )
     if optimizer == "clipup":
         defaults.update(clipup_max_speed=clipup_max_speed, clipup_momentum=clipup_momentum)
+    validation.check_all(_RULES, defaults, "pgpe")
+    tx, ask, tell = _build(popsize, optimizer)
 
     def init(key, x0, **hyperparams):
         del key  # deterministic start
-        h = base.apply_overrides(defaults, hyperparams, "pgpe")
-        base.check_positive("sigma", h["sigma"])
+        h = base.apply_overrides(defaults, hyperparams, "pgpe", _RULES)
         layout = base.Layout.of(x0)
         mean = layout.ravel(x0)
         dt = mean.dtype

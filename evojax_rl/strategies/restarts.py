@@ -13,6 +13,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 
+from evojax_rl import validation
 from evojax_rl.strategies import base
 
 
@@ -83,12 +84,10 @@ def ipop(
       popsize_factor: population growth per restart (> 1; pycma's ``incpopsize``, 2).
       init_range: if set, every run starts from ``x0 + U(-init_range, init_range)``.
     """
-    if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
-        raise ValueError(f"max_restarts must be an int >= 0, got {max_restarts!r}.")
-    if not popsize_factor > 1:
-        raise ValueError(f"popsize_factor must be > 1, got {popsize_factor!r}.")
+    validation.check_int("max_restarts", max_restarts, 0, who="ipop")
+    validation.check_number("popsize_factor", popsize_factor, 1.0, low_open=True, who="ipop")
     if init_range is not None:
-        base.check_positive("init_range", init_range)
+        validation.check_positive("init_range", init_range, who="ipop")
     if popsize is not None:
         base.check_popsize(popsize, who="ipop")
     factory(popsize=popsize, **settings)  # validate the settings now, not at the first restart

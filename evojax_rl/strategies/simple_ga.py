@@ -26,6 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from evojax_rl import validation
 from evojax_rl.strategies import base, sampling
 from evojax_rl.strategies.cem import elite_count
 
@@ -80,6 +81,13 @@ def _build(popsize):
     ask, tell = base.wrap_flat(ask_flat, tell_flat, pass_finite=True)
     return resolve, ask, tell
 
+# The sweepable numbers and what each may be (checked in the factory and in ``init``).
+_RULES = {
+    "sigma": validation.positive,
+    "elite_ratio": validation.interval(0.0, 1.0, low_open=True),
+    "crossover_rate": validation.interval(0.0, 1.0),
+}
+
 
 def simple_ga(
     popsize: int | None = None,
@@ -100,18 +108,13 @@ def simple_ga(
     """
     if popsize is not None:
         popsize = base.check_popsize(popsize, who="simple_ga")
-    base.check_positive("sigma", sigma)
-    base.check_unit_interval("elite_ratio", elite_ratio)
-    if not (0.0 <= crossover_rate <= 1.0):
-        raise ValueError(f"simple_ga: crossover_rate must be in [0, 1], got {crossover_rate!r}.")
-    resolve, ask, tell = _build(popsize)
     defaults = dict(sigma=sigma, elite_ratio=elite_ratio, crossover_rate=crossover_rate)
+    validation.check_all(_RULES, defaults, "simple_ga")
+    resolve, ask, tell = _build(popsize)
 
     def init(key, x0, **hyperparams):
         del key  # deterministic start
-        h = base.apply_overrides(defaults, hyperparams, "simple_ga")
-        base.check_positive("sigma", h["sigma"])
-        base.check_unit_interval("elite_ratio", h["elite_ratio"])
+        h = base.apply_overrides(defaults, hyperparams, "simple_ga", _RULES)
         layout = base.Layout.of(x0)
         mean = layout.ravel(x0)
         dt = mean.dtype

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evojax_rl import validation
 from evojax_rl.strategies import base, sampling
 
 
@@ -87,6 +88,10 @@ def _build(popsize):
 
     return base.wrap_flat(ask_flat, tell_flat)
 
+# The sweepable numbers and what each may be (checked in the factory and in ``init``).
+_RULES = {name: validation.positive
+          for name in ("sigma", "learning_rate_mean", "learning_rate_sigma")}
+
 
 def snes(
     popsize: int | None = None,
@@ -106,21 +111,17 @@ def snes(
     """
     if popsize is not None:
         popsize = base.check_popsize(popsize, who="snes")
-    base.check_positive("sigma", sigma)
-    base.check_positive("learning_rate_mean", learning_rate_mean)
-    if learning_rate_sigma is not None:
-        base.check_positive("learning_rate_sigma", learning_rate_sigma)
-    ask, tell = _build(popsize)
     defaults = dict(
         sigma=sigma,
         learning_rate_mean=learning_rate_mean,
         learning_rate_sigma=learning_rate_sigma,
     )
+    validation.check_all(_RULES, defaults, "snes")
+    ask, tell = _build(popsize)
 
     def init(key, x0, **hyperparams):
         del key  # deterministic start
-        h = base.apply_overrides(defaults, hyperparams, "snes")
-        base.check_positive("sigma", h["sigma"])
+        h = base.apply_overrides(defaults, hyperparams, "snes", _RULES)
         layout = base.Layout.of(x0)
         mean = layout.ravel(x0)
         dt = mean.dtype
