@@ -18,16 +18,15 @@ Two measurements, median over ``--seeds`` seeds, interleaved:
   is solved in 3-18 generations, so this mostly measures the XLA compiler.
 
 Last line: JSON with ``ours_s``, ``evosax_s`` and ``ours_over_evosax`` (compiled), the cold
-figures and the fused evosax variant.
+figures, the fused evosax variant and the generations each seed took (compiled runs).
 
-    python benchmarks/cartpole_solve.py [--seeds 5] [--max-generations 200]
+    python benchmarks/cartpole_solve.py [--seeds 5] [--max-generations 200] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import time
 
@@ -35,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from common import emit
 from evojax_rl.presets import PRESETS
 from evojax_rl.trainer import build
 
@@ -135,7 +135,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--max-generations", type=int, default=200)
+    ap.add_argument("--quick", action="store_true", help="1 seed")
     args = ap.parse_args()
+    if args.quick:
+        args.seeds = 1
     # Imports are not what we compare: load both sides' modules before any timing.
     import evosax.algorithms  # noqa: F401
     import evosax.problems  # noqa: F401
@@ -143,6 +146,7 @@ def main() -> None:
     gens = args.max_generations
     rows = {k: [] for k in ("ours", "evosax", "evosax_fused", "ours_cold", "evosax_cold",
                             "evosax_fused_cold")}
+    rows_gens = {k: [] for k in ("ours", "evosax", "evosax_fused")}  # generations per seed
     # Cold: every run starts with empty caches, so compilation is part of the time.
     cold = (("ours_cold", ours), ("evosax_cold", evosax_run),
             ("evosax_fused_cold", lambda s, g: evosax_run(s, g, fused=True)))
@@ -167,10 +171,13 @@ def main() -> None:
             else:
                 s, n = evosax_run(seed, gens, side=sides[name])
             rows[name].append(s)
+            rows_gens[name].append(n)
             print(f"compiled seed {seed} {name:17s} {s:7.3f} s  {n:4d} generations", flush=True)
     med = {k: statistics.median(v) for k, v in rows.items()}
-    print(f"# jax {jax.__version__}, {jax.device_count()} device(s), popsize {POPSIZE}")
-    print(json.dumps({
+    emit({
+        "seeds": args.seeds,
+        "popsize": POPSIZE,
+        "generations": {k: rows_gens[k] for k in rows_gens},
         "ours_s": round(med["ours"], 3),
         "evosax_s": round(med["evosax"], 3),
         "ours_over_evosax": round(med["ours"] / med["evosax"], 3),
@@ -180,7 +187,7 @@ def main() -> None:
         "evosax_cold_s": round(med["evosax_cold"], 3),
         "ours_over_evosax_cold": round(med["ours_cold"] / med["evosax_cold"], 3),
         "evosax_fused_cold_s": round(med["evosax_fused_cold"], 3),
-    }))
+    })
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Normal samples: ``strategies.sampling.normal`` against ``jax.random.normal`` (same values).
 
-    python benchmarks/sampling_throughput.py [--rounds 7]
+    python benchmarks/sampling_throughput.py [--rounds 7] [--quick]
 
 Each shape is drawn inside one jitted call (summed, so only the scalar comes back), with a new
 key per call; calls of the two are interleaved round by round, and the median time per call is
@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import emit, machine
+from common import emit
 from evojax_rl.strategies import sampling
 
 jax.config.update("jax_enable_x64", True)
@@ -47,8 +47,11 @@ def timer(fn, shape, dtype, calls):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="3 rounds")
     args = parser.parse_args()
-    out = {"machine": machine(), "rounds": args.rounds, "shapes": {}}
+    if args.quick:
+        args.rounds = 3
+    out = {"rounds": args.rounds, "shapes": {}}
     for name, (shape, dtype, calls) in SHAPES.items():
         runners = {"jax": timer(jax.random.normal, shape, dtype, calls),
                    "ours": timer(sampling.normal, shape, dtype, calls)}
