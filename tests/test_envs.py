@@ -12,6 +12,18 @@ from evojax_rl.problems import Box, Discrete, Env, brax_names, make
 from evojax_rl.rollout import make_rollout
 
 
+
+def _have_brax() -> bool:
+    try:
+        import brax  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# Each brax test is skipped on its own without the [brax] extra, so the others still run.
+needs_brax = pytest.mark.skipif(not _have_brax(), reason="needs the [brax] extra")
+
 # MNISTBandit downloads MNIST when it is built, which needs the network.
 NEEDS_NETWORK = {"MNISTBandit-bsuite"}
 
@@ -87,6 +99,10 @@ def test_spaces_and_overrides():
 def test_unknown_environment_lists_the_valid_names():
     with pytest.raises(ValueError, match="unknown environment 'CartPole-v9'; valid names: .*CartPole-v1"):
         make("CartPole-v9")
+
+
+@needs_brax
+def test_unknown_brax_environment_lists_the_valid_names():
     with pytest.raises(ValueError, match="brax/ant"):
         make("brax/antt")
 
@@ -135,15 +151,14 @@ def test_a_foreign_object_is_refused_with_a_clear_sentence():
         make_rollout(object(), None)
 
 
-brax = pytest.importorskip("brax")
-
-
+@needs_brax
 def test_brax_names_and_backends():
     assert "brax/ant" in brax_names()
     with pytest.raises(ValueError, match="unknown brax backend 'warp'; allowed: generalized"):
         make("brax/ant", backend="warp")
 
 
+@needs_brax
 @pytest.mark.slow
 def test_brax_env_runs_through_the_rollout():
     env = make("brax/inverted_pendulum", backend="positional", max_steps=20)

@@ -1,5 +1,10 @@
-"""Not clearly worse than evosax 0.3.2's peers on 10-D sphere at equal popsize (medians over 8
-seeds of the best f found in 60 generations; each side with its own default hyperparameters)."""
+"""Against evosax 0.3.2 on 10-D sphere at equal popsize: medians over 8 seeds of the best f found
+in 60 generations, each side with its own default hyperparameters.
+
+SNES is the same algorithm with the same default settings on both sides (Schaul et al. 2011),
+so the two medians must agree: within 1.5x either way (measured: equal to three digits). For PGPE, ARS and the GA the defaults
+differ, and ours must be at least as good as evosax's (measured: 45x, 4x and 230x better).
+"""
 
 import jax
 import jax.numpy as jnp
@@ -59,15 +64,17 @@ def _peer(cls):  # evosax minimizes
 
 
 @pytest.mark.parametrize(
-    "ours, peer",
+    "ours, peer, ratio_range",
     [
-        (S.snes(P), "SNES"),
-        (S.pgpe(P), "PGPE"),
-        (S.ars(P), "ARS"),
-        (S.simple_ga(P), "SimpleGA"),
+        (S.snes(P), "SNES", (1 / 1.5, 1.5)),
+        (S.pgpe(P), "PGPE", (0.0, 1.0)),
+        (S.ars(P), "ARS", (0.0, 1.0)),
+        (S.simple_ga(P), "SimpleGA", (0.0, 1.0)),
     ],
 )
-def test_not_clearly_worse_than_evosax(ours, peer):
+def test_medians_against_evosax(ours, peer, ratio_range):
     mine, theirs = _ours(ours), _peer(getattr(algorithms, peer))
-    print(f"{peer}: ours {mine:.3g}, evosax {theirs:.3g} (median best sphere value)")
-    assert mine <= max(10.0 * theirs, 1e-6)
+    ratio = mine / theirs
+    print(f"{peer}: ours {mine:.3g}, evosax {theirs:.3g} (median best sphere value), "
+          f"ratio {ratio:.3g}")
+    assert ratio_range[0] <= ratio <= ratio_range[1], (peer, mine, theirs)
