@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_rl import validation
-from evojax_rl.strategies import base, sampling
+from evojax_rl.strategies import base, restarts, sampling
 
 
 class OptimizeResult(NamedTuple):
@@ -146,7 +146,8 @@ def optimize(
       fitness_fn: ``x -> []`` for one member (``x`` shaped like ``x0``); vmapped over the
         population. **Maximized**: pass ``-f`` to minimize ``f``.
       strategy: a ``Strategy`` (e.g. ``strategies.cma_es()``), or a restart scheme such as
-        ``strategies.ipop_cma_es()``.
+        ``strategies.ipop_cma_es()`` (not a ``Strategy``: a sequence of them with growing
+        population sizes, each run as its own compiled loop).
       x0: a float array or pytree of float arrays: the initial search centre.
       key: a PRNG key; the same key gives the same result.
       max_generations: cap on generations (per restart for restart schemes). It fixes the
@@ -164,7 +165,7 @@ def optimize(
     _check_run_args(key, max_generations, target_fitness, max_evaluations)
     base.Layout.of(x0)  # x0 first: a bad x0 would otherwise be reported as a bad fitness_fn
     check_fitness_fn(fitness_fn, x0)
-    if hasattr(strategy, "run_restarts"):
+    if isinstance(strategy, restarts.IPOP):
         return strategy.run_restarts(
             fitness_fn,
             x0,
@@ -175,7 +176,8 @@ def optimize(
         )
     if not isinstance(strategy, base.Strategy):
         raise ValueError(
-            f"strategy must be a Strategy from evojax_rl.strategies, got {type(strategy).__name__}."
+            "strategy must be a Strategy (e.g. strategies.cma_es()) or a restart scheme "
+            f"(strategies.ipop_cma_es()), got {type(strategy).__name__}."
         )
     k_init, k_run = jax.random.split(key)
     state = strategy.init(k_init, x0)

@@ -28,7 +28,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from evojax_rl import distributed, obs_norm
+from evojax_rl import distributed, obs_norm, validation
 from evojax_rl.policies import Policy
 from evojax_rl.problems.env import Env, check_env
 
@@ -118,17 +118,13 @@ def make_rollout(
     to split the population over (default: all of ``jax.devices()``; ``P`` must divide evenly).
     """
     env = check_env(env)
-    for name, v in (("episodes", episodes), ("max_steps", max_steps if max_steps is not None else 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name} must be a positive int, got {v!r}.")
+    validation.check_int("episodes", episodes, 1)
+    if max_steps is not None:
+        validation.check_int("max_steps", max_steps, 1)
     limit = env.max_steps if max_steps is None else max_steps
     episode = _episode_fn(env, policy, limit, obs_norm_on, early_exit)
-    if devices is not None and (isinstance(devices, bool) or not isinstance(devices, int)
-                                or not 1 <= devices <= jax.device_count()):
-        raise ValueError(
-            f"devices must be an int from 1 to {jax.device_count()} (the devices present), "
-            f"got {devices!r}."
-        )
+    if devices is not None:
+        validation.check_int("devices", devices, 1, jax.device_count())
     n_dev = jax.device_count() if devices is None else devices
     mesh = distributed.population_mesh(jax.devices()[:n_dev]) if n_dev > 1 else None
 

@@ -25,21 +25,21 @@ def _never_called(*args):
 @pytest.mark.parametrize(
     "policy,kwargs,match",
     [
-        (mcts.muzero_policy, dict(num_simulations=0), "num_simulations must be >= 1, got 0"),
-        (mcts.muzero_policy, dict(num_simulations=2.5), "num_simulations must be a Python int"),
-        (mcts.muzero_policy, dict(num_simulations=4, max_depth=0), "max_depth must be None"),
-        (mcts.muzero_policy, dict(num_simulations=4, num_nodes=4), r"num_nodes .* >= .* 5, got 4"),
+        (mcts.muzero_policy, dict(num_simulations=0), "num_simulations must be an int >= 1, got 0"),
+        (mcts.muzero_policy, dict(num_simulations=2.5), "num_simulations must be an int >= 1, got 2.5"),
+        (mcts.muzero_policy, dict(num_simulations=4, max_depth=0), "max_depth must be an int >= 1, got 0"),
+        (mcts.muzero_policy, dict(num_simulations=4, num_nodes=4), r"num_nodes .* must be an int >= 5, got 4"),
         (
             mcts.muzero_policy,
             dict(num_simulations=4, dirichlet_fraction=1.5),
             r"dirichlet_fraction must be in \[0, 1\], got 1.5",
         ),
-        (mcts.muzero_policy, dict(num_simulations=4, temperature=-1.0), "temperature must be >= 0"),
+        (mcts.muzero_policy, dict(num_simulations=4, temperature=-1.0), "temperature must be a finite number >= 0, got -1.0"),
         (mcts.muzero_policy, dict(num_simulations=4, dirichlet_alpha=0.0), "dirichlet_alpha"),
         (
             mcts.gumbel_muzero_policy,
             dict(num_simulations=4, max_num_considered_actions=0),
-            "max_num_considered_actions must be a Python int >= 1, got 0",
+            "max_num_considered_actions must be an int >= 1, got 0",
         ),
         (mcts.gumbel_muzero_policy, dict(num_simulations=4, gumbel_scale=-1.0), "gumbel_scale"),
     ],
@@ -55,14 +55,14 @@ def test_reused_tree_capacity_must_agree():
         mcts.muzero_policy(
             None, jax.random.PRNGKey(0), ROOT, _never_called, 4, num_nodes=12, tree=tree
         )
-    with pytest.raises(ValueError, match="num_nodes .* >= num_simulations \\+ 1 = 11, got 10"):
+    with pytest.raises(ValueError, match=r"num_nodes \(the tree capacity, at least num_simulations \+ 1\) must be an int >= 11, got 10"):
         mcts.muzero_policy(None, jax.random.PRNGKey(0), ROOT, _never_called, 10, tree=tree)
 
 
 def test_rollout_configuration():
     with pytest.raises(ValueError, match=r"rollout_lambda must be in \[0, 1\], got 1.5"):
         mcts.with_rollouts(_never_called, _never_called, 1.5)
-    with pytest.raises(ValueError, match="max_steps must be a Python int >= 1, got 0"):
+    with pytest.raises(ValueError, match="max_steps must be an int >= 1, got 0"):
         mcts.make_rollout_fn(_never_called, _never_called, 0)
 
 

@@ -26,6 +26,7 @@ from typing import Any, Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from evojax_rl import validation
 from evojax_rl.mcts import action_selection, qtransforms, search
 from evojax_rl.mcts.base import PolicyOutput, mask_invalid_logits
 
@@ -40,16 +41,6 @@ class GumbelMuZeroExtraData(NamedTuple):
 
 def _logits_from_probs(probs):
     return jnp.log(jnp.maximum(probs, jnp.finfo(probs.dtype).tiny))
-
-
-def _check_unit(name, value):
-    if not isinstance(value, jax.core.Tracer) and not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}.")
-
-
-def _check_nonnegative(name, value):
-    if not isinstance(value, jax.core.Tracer) and not float(value) >= 0.0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}.")
 
 
 def _replace_logits(root, logits):
@@ -83,11 +74,10 @@ def muzero_policy(
     Returns ``PolicyOutput(action: [B], action_weights: [B, A] (visit frequencies), tree)``.
     """
     search.check_config(num_simulations, max_depth, num_nodes, tree)
-    _check_unit("dirichlet_fraction", dirichlet_fraction)
-    for name, value in (("dirichlet_alpha", dirichlet_alpha), ("pb_c_base", pb_c_base)):
-        if not isinstance(value, jax.core.Tracer) and not float(value) > 0.0:
-            raise ValueError(f"{name} must be > 0, got {value!r}.")
-    _check_nonnegative("temperature", temperature)
+    validation.check_number("dirichlet_fraction", dirichlet_fraction, 0.0, 1.0)
+    validation.check_positive("dirichlet_alpha", dirichlet_alpha)
+    validation.check_positive("pb_c_base", pb_c_base)
+    validation.check_number("temperature", temperature, 0.0)
 
     rng_key, dirichlet_key, search_key = jax.random.split(rng_key, 3)
     probs = jax.nn.softmax(root.prior_logits)
@@ -148,16 +138,8 @@ def gumbel_muzero_policy(
     evaluation. Returns ``action: [B]`` and ``action_weights = softmax(logits + sigma(Q))``.
     """
     search.check_config(num_simulations, max_depth, num_nodes, tree)
-    if (
-        isinstance(max_num_considered_actions, bool)
-        or not isinstance(max_num_considered_actions, int)
-        or max_num_considered_actions < 1
-    ):
-        raise ValueError(
-            "max_num_considered_actions must be a Python int >= 1, "
-            f"got {max_num_considered_actions!r}."
-        )
-    _check_nonnegative("gumbel_scale", gumbel_scale)
+    validation.check_int("max_num_considered_actions", max_num_considered_actions, 1)
+    validation.check_number("gumbel_scale", gumbel_scale, 0.0)
 
     mask = search._root_mask(root, invalid_actions)
     root = _replace_logits(root, mask_invalid_logits(root.prior_logits, mask))

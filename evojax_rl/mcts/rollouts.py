@@ -21,11 +21,11 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from evojax_rl import validation
+
 
 def _check_lambda(rollout_lambda):
-    if not isinstance(rollout_lambda, jax.core.Tracer):
-        if not 0.0 <= float(rollout_lambda) <= 1.0:
-            raise ValueError(f"rollout_lambda must be in [0, 1], got {rollout_lambda!r}.")
+    validation.check_number("rollout_lambda", rollout_lambda, 0.0, 1.0)
 
 
 def mix_value(value, rollout_return, rollout_lambda):
@@ -46,8 +46,7 @@ def make_rollout_fn(step_fn: Callable, policy_fn: Callable, max_steps: int) -> C
     ``discount = -1`` in two-player games, ``z`` is from the view of the player to move at the
     leaf, like ``v``.
     """
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a Python int >= 1, got {max_steps!r}.")
+    validation.check_int("max_steps", max_steps, 1)
 
     def rollout_fn(params, key, embedding):
         batch = jax.tree.leaves(embedding)[0].shape[0]

@@ -31,6 +31,7 @@ from typing import Any, Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from evojax_rl import validation
 from evojax_rl.mcts.action_selection import StepKeys
 from evojax_rl.mcts.base import mask_invalid_logits
 from evojax_rl.mcts.reuse import prune
@@ -39,12 +40,9 @@ from evojax_rl.mcts.tree import ROOT_INDEX, UNVISITED, Tree, empty_tree
 
 def check_config(num_simulations, max_depth=None, num_nodes=None, tree=None) -> int:
     """Validate the shape-fixing settings before tracing; returns the capacity ``N``."""
-    if isinstance(num_simulations, bool) or not isinstance(num_simulations, int):
-        raise ValueError(f"num_simulations must be a Python int >= 1, got {num_simulations!r}.")
-    if num_simulations < 1:
-        raise ValueError(f"num_simulations must be >= 1, got {num_simulations}.")
-    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 1):
-        raise ValueError(f"max_depth must be None or a Python int >= 1, got {max_depth!r}.")
+    num_simulations = validation.check_int("num_simulations", num_simulations, 1)
+    if max_depth is not None:
+        validation.check_int("max_depth", max_depth, 1)
     if tree is not None:
         if num_nodes is not None and num_nodes != tree.num_nodes:
             raise ValueError(
@@ -54,12 +52,8 @@ def check_config(num_simulations, max_depth=None, num_nodes=None, tree=None) -> 
         num_nodes = tree.num_nodes
     if num_nodes is None:
         return num_simulations + 1
-    if not isinstance(num_nodes, int) or num_nodes < num_simulations + 1:
-        raise ValueError(
-            f"num_nodes (the tree capacity) must be a Python int >= num_simulations + 1 = "
-            f"{num_simulations + 1}, got {num_nodes!r}."
-        )
-    return num_nodes
+    return validation.check_int("num_nodes (the tree capacity, at least num_simulations + 1)",
+                                num_nodes, num_simulations + 1)
 
 
 def _root_mask(root, invalid_actions):

@@ -11,6 +11,7 @@ import functools
 
 import jax.numpy as jnp
 
+from evojax_rl import validation
 from evojax_rl.problems.env import Box, Env
 
 BACKENDS = ("generalized", "positional", "spring", "mjx")
@@ -63,7 +64,5 @@ def brax_env(name: str, *, backend: str = "generalized", max_steps: int | None =
         raise ValueError(f"unknown brax environment {name!r}; valid names: {valid}.")
     if backend not in BACKENDS:
         raise ValueError(f"unknown brax backend {backend!r}; allowed: {', '.join(BACKENDS)}.")
-    steps = 1000 if max_steps is None else max_steps
-    if isinstance(steps, bool) or int(steps) <= 0:
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}.")
-    return _build(name, backend, int(steps))
+    steps = 1000 if max_steps is None else validation.check_int("max_steps", max_steps, 1)
+    return _build(name, backend, steps)

@@ -34,6 +34,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from evojax_rl import validation
+
 
 class Discrete(NamedTuple):
     """``n`` actions, ``0..n-1``; an action is ``int32[]``."""
@@ -72,10 +74,7 @@ def check_env(env: Any) -> Env:
         raise ValueError(
             f"env.action_space must be Discrete or Box, got {type(env.action_space).__name__}."
         )
-    if isinstance(env.max_steps, bool) or not isinstance(env.max_steps, (int, np.integer)):
-        raise ValueError(f"env.max_steps must be a positive int, got {env.max_steps!r}.")
-    if env.max_steps <= 0:
-        raise ValueError(f"env.max_steps must be a positive int, got {env.max_steps!r}.")
+    validation.check_int("env.max_steps", env.max_steps, 1)
     return env
 
 

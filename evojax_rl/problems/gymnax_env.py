@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from evojax_rl import validation
 from evojax_rl.problems.env import Box, Discrete, Env
 
 
@@ -92,7 +93,7 @@ def gymnax_env(name: str, *, max_steps: int | None = None, env_params: dict | No
         raise ValueError(
             f"unknown gymnax environment {name!r}; valid names: {', '.join(gymnax.registered_envs)}."
         )
-    if max_steps is not None and (isinstance(max_steps, bool) or int(max_steps) <= 0):
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}.")
+    if max_steps is not None:
+        max_steps = validation.check_int("max_steps", max_steps, 1)
     overrides = tuple(sorted((env_params or {}).items()))
-    return _build(name, None if max_steps is None else int(max_steps), overrides)
+    return _build(name, max_steps, overrides)

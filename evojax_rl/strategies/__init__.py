@@ -1,5 +1,8 @@
 """Search strategies: each factory returns ``Strategy(init, ask, tell)`` (see ``base``).
 
+``ipop`` and ``ipop_cma_es`` are restart schemes, not strategies: they return an ``IPOP`` that
+``optimize`` runs as a sequence of strategies with growing population sizes.
+
 Fitness is **maximized** by every strategy.
 """
 

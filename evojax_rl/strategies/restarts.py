@@ -18,7 +18,13 @@ from evojax_rl.strategies import base
 
 
 class IPOP(NamedTuple):
-    """A restart scheme; pass it to ``optimize`` in place of a strategy."""
+    """A restart scheme: pass it to ``optimize`` in place of a strategy.
+
+    It is not a ``Strategy``: it has no ``init``/``ask``/``tell`` of its own, because each
+    restart is a new strategy with a larger population (a new array shape). ``optimize`` runs
+    one compiled loop per restart, each population size compiled once per process. To drive a
+    restart scheme yourself, call ``make(popsize)`` for each run's ``Strategy``.
+    """
 
     make: Callable[[int], base.Strategy]  # popsize -> Strategy
     popsize: int | None  # first population size (None: the default for D)
