@@ -3,9 +3,12 @@
 A checkpoint is a directory ``ROOT/gen_<generation>/`` holding ``state.npz`` (every leaf, in
 tree order, as raw numpy arrays; typed PRNG keys as their ``key_data``) and ``meta.json`` (format
 tag, generation, leaf shapes and dtypes, which leaves are keys, and caller metadata). It is
-written to a temporary directory beside it and renamed into place, so a reader sees either the
-whole checkpoint or none of it. Restoring needs a template pytree of the same structure (built
-from the same configuration); any mismatch is refused with one sentence.
+written to a temporary directory beside it (``.tmp-*``) and renamed into place, so a reader sees
+either the whole checkpoint or none of it; a save killed half-way leaves only ``.tmp-*`` or
+``.old-*`` directories, which ``remove_partial`` deletes. Directories get the mode ``os.mkdir``
+gives (0o777 less the umask), like the rest of a run directory. Restoring needs a template
+pytree of the same structure (built from the same configuration); any mismatch is refused with
+one sentence.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from typing import Any
 
 import jax
@@ -41,6 +44,21 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fresh_dir(root: str, prefix: str) -> str:
+    """Create and return a new, uniquely named directory ``root/<prefix><random>``."""
+    path = os.path.join(root, prefix + secrets.token_hex(8))
+    os.mkdir(path)  # mode 0o777 less the umask (tempfile.mkdtemp would force 0o700)
+    return path
+
+
+def remove_partial(root: str) -> None:
+    """Delete what saves killed half-way left under ``root`` (``.tmp-*`` and ``.old-*``)."""
+    if os.path.isdir(root):
+        for name in os.listdir(root):
+            if name.startswith((".tmp-", ".old-")):
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
 def steps(root: str) -> list[int]:
@@ -79,7 +97,7 @@ def save(root: str, generation: int, tree: Any, meta: dict | None = None, keep: 
         "meta": meta or {},
     }
     final = os.path.join(root, f"gen_{int(generation):08d}")
-    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=root)
+    tmp = _fresh_dir(root, ".tmp-")
     try:
         with open(os.path.join(tmp, "state.npz"), "wb") as f:
             np.savez(f, **arrays)
@@ -90,7 +108,7 @@ def save(root: str, generation: int, tree: Any, meta: dict | None = None, keep: 
             f.flush()
             os.fsync(f.fileno())
         if os.path.exists(final):  # re-saving a generation: move the old one aside first
-            old = tempfile.mkdtemp(prefix=".old-", dir=root)
+            old = _fresh_dir(root, ".old-")
             os.replace(final, os.path.join(old, "c"))
             os.replace(tmp, final)
             shutil.rmtree(old, ignore_errors=True)
@@ -124,7 +142,8 @@ def read_meta(root: str, generation: int | None = None) -> dict:
 def restore(root: str, template: Any, generation: int | None = None) -> tuple[Any, dict]:
     """Load a checkpoint into ``template``'s structure: ``(tree, meta.json contents)``.
 
-    Leaves come back with their saved bits, dtypes and shapes; keys as typed keys again.
+    Leaves come back with their saved bits, dtypes and shapes, placed like ``template``'s leaves
+    (its shardings); keys as typed keys again.
     """
     info = read_meta(root, generation)
     path = os.path.join(root, f"gen_{info['generation']:08d}", "state.npz")
@@ -148,8 +167,7 @@ def restore(root: str, template: Any, generation: int | None = None) -> tuple[An
                 f"checkpoint {path!r} does not fit this configuration: array {i} is "
                 f"{arr.dtype}{list(arr.shape)}, expected {want_dtype}{list(want_shape)}."
             )
-        if _is_key(leaf):
-            out.append(jax.random.wrap_key_data(arr, impl=info["keys"].get(str(i))))
-        else:
-            out.append(jax.numpy.asarray(arr))
+        value = jax.random.wrap_key_data(arr, impl=info["keys"].get(str(i))) if _is_key(leaf) else arr
+        sharding = getattr(leaf, "sharding", None)
+        out.append(jax.numpy.asarray(value) if sharding is None else jax.device_put(value, sharding))
     return jax.tree_util.tree_unflatten(treedef, out), info
