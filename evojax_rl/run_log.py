@@ -1,6 +1,15 @@
-"""What the trainer writes on the host once per chunk: ``metrics.jsonl``, TensorBoard scalars,
-and a learning-curve PNG. One JSON object per generation; chunk-end records also carry
-``eval_return`` (the mean policy on fresh episodes).
+"""The run directory, and what a run writes to it on the host once per chunk.
+
+A run directory holds ``config.json``, ``metrics.jsonl`` (one JSON object per generation;
+chunk-end records also carry ``eval_return``, the mean policy on fresh episodes), ``tb/``
+(TensorBoard scalars of the same records), ``learning_curve.png``, ``checkpoints/`` and, once the
+run ends, ``result.json``. ``metrics.jsonl`` is the record: when a run starts or resumes, the
+records after the checkpoint it resumes from are dropped and ``tb/`` is rebuilt from what is
+kept, so TensorBoard always shows exactly the records of ``metrics.jsonl``.
+
+Files get the mode ``open`` gives (0o666 less the umask). Temporary files and directories are
+named ``.tmp-*`` (and ``.old-*`` for what is being replaced); a killed run can leave them behind,
+and the next run in the directory deletes them.
 """
 
 from __future__ import annotations
@@ -8,14 +17,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import secrets
+import shutil
+import time
 from typing import Iterable
+
+from evojax_rl import checkpoint
+
+# What a run writes, in the order ``clear_run`` deletes it: first what marks a run as finished or
+# resumable, so that a half-cleared directory never looks like either.
+RUN_FILES = ("result.json", "checkpoints", "config.json", "metrics.jsonl", "tb", "learning_curve.png")
 
 
 def write_json_atomic(path: str, obj) -> None:
     """Write ``obj`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".tmp-{secrets.token_hex(8)}.json")
+    # os.open with 0o666 applies the umask, as open() does (tempfile.mkstemp would force 0o600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2)
@@ -27,6 +45,66 @@ def write_json_atomic(path: str, obj) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def check_run_dir(path: str, *, resume: bool = False, overwrite: bool = False,
+                  flag: str = "{}=True") -> str:
+    """Decide what a run may do with the directory ``path``, before anything is compiled or written.
+
+    Returns ``"new"`` (no run there), ``"restart"`` (a run that stopped before its first
+    checkpoint: no checkpoint and no ``result.json``; it is started afresh), ``"replace"``
+    (``overwrite``: any run there is deleted first) or ``"resume"``. Raises ``ValueError`` in one
+    sentence when ``path`` is not a directory, when it holds a run (a checkpoint or a
+    ``result.json``) and neither ``resume`` nor ``overwrite`` is given, and (``CheckpointError``)
+    when ``resume`` finds no checkpoint. ``flag`` spells the options in messages: ``"{}=True"``
+    for Python, ``"--{}"`` for the command line.
+    """
+    resume_flag, overwrite_flag = flag.format("resume"), flag.format("overwrite")
+    if resume and overwrite:
+        raise ValueError(f"{resume_flag} and {overwrite_flag} exclude each other; pass one of them.")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"run directory {path!r} exists and is not a directory.")
+    has_checkpoint = checkpoint.latest(os.path.join(path, "checkpoints")) is not None
+    if resume:
+        if not os.path.isdir(path):
+            raise checkpoint.CheckpointError(f"{resume_flag}: run directory {path!r} does not exist.")
+        if not has_checkpoint:
+            raise checkpoint.CheckpointError(
+                f"{resume_flag}: no checkpoint found in {path!r}; run without {resume_flag} to "
+                "start it afresh.")
+        return "resume"
+    if has_checkpoint or os.path.exists(os.path.join(path, "result.json")):
+        if overwrite:
+            return "replace"
+        raise ValueError(f"{path!r} already holds a run; pass {resume_flag} to continue it, "
+                         f"{overwrite_flag} to start again, or choose another directory.")
+    if any(os.path.exists(os.path.join(path, name)) for name in RUN_FILES):
+        return "restart"
+    return "new"
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+def prepare_run_dir(path: str, action: str) -> None:
+    """Make ``path`` ready for a run that ``check_run_dir`` answered with ``action``.
+
+    Creates it; for ``"restart"`` and ``"replace"`` deletes the old run's files (``RUN_FILES``,
+    nothing else); always deletes the ``.tmp-*``/``.old-*`` leftovers of a killed run, here and
+    in ``checkpoints/``.
+    """
+    os.makedirs(path, exist_ok=True)
+    if action in ("restart", "replace"):
+        for name in RUN_FILES:
+            _remove(os.path.join(path, name))
+    for name in os.listdir(path):
+        if name.startswith((".tmp-", ".old-")):
+            _remove(os.path.join(path, name))
+    checkpoint.remove_partial(os.path.join(path, "checkpoints"))
 
 
 def read_metrics(path: str) -> list[dict]:
@@ -48,49 +126,67 @@ def _clean(v):
 
 
 class RunLog:
-    """Appends metrics, mirrors them to TensorBoard and redraws ``learning_curve.png``."""
+    """Appends metrics, mirrors them to TensorBoard and redraws ``learning_curve.png``.
 
-    def __init__(self, out_dir: str, resume_generation: int | None = None, tensorboard: bool = True):
+    ``keep_until``: the generation the run starts from (the resumed checkpoint's; 0 for a fresh
+    run). Records after it, which a killed run logged past its last checkpoint, are dropped from
+    ``metrics.jsonl``, and ``tb/`` is rebuilt from the records kept.
+    """
+
+    def __init__(self, out_dir: str, keep_until: int = 0):
+        from tensorboardX.event_file_writer import EventsWriter
+
         self.out_dir = out_dir
         self.path = os.path.join(out_dir, "metrics.jsonl")
-        self.records = read_metrics(self.path)
-        if resume_generation is not None or self.records:
-            # Drop what a killed run logged after its last checkpoint, so a resumed run's log
-            # reads like the uninterrupted run's.
-            keep = resume_generation or 0
-            self.records = [r for r in self.records if r.get("generation", 0) <= keep]
-            tmp = self.path + ".tmp"
-            with open(tmp, "w") as f:
-                for r in self.records:
-                    f.write(json.dumps(r) + "\n")
-            os.replace(tmp, self.path)
-        self.writer = None
-        if tensorboard:
-            from tensorboardX import SummaryWriter
+        self.records = [r for r in read_metrics(self.path) if r.get("generation", 0) <= keep_until]
+        tmp = os.path.join(out_dir, ".tmp-metrics.jsonl")
+        with open(tmp, "w") as f:
+            for r in self.records:
+                f.write(json.dumps(r) + "\n")
+        os.replace(tmp, self.path)
+        tb = os.path.join(out_dir, "tb")
+        if os.path.exists(tb):  # renamed first, so a half-deleted tb/ is never mistaken for one
+            old = os.path.join(out_dir, f".old-tb-{secrets.token_hex(8)}")
+            os.replace(tb, old)
+            shutil.rmtree(old)
+        os.mkdir(tb)
+        # Written synchronously (tensorboardX's SummaryWriter queues events for a thread, so a
+        # flush there does not mean the events are on disk).
+        self.writer = EventsWriter(os.path.join(tb, "events"))
+        self._write_tb(self.records)
 
-            self.writer = SummaryWriter(os.path.join(out_dir, "tb"))
+    def _write_tb(self, records: list[dict]) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.summary import scalar
+
+        for r in records:
+            for k, v in r.items():
+                if k != "generation" and isinstance(v, (int, float)):
+                    self.writer.write_event(
+                        Event(wall_time=time.time(), step=r["generation"], summary=scalar(k, v)))
+        self.writer.flush()
 
     def append(self, records: Iterable[dict]) -> None:
+        """Append ``records`` to ``metrics.jsonl`` and TensorBoard; both are flushed to disk."""
         records = [{k: _clean(v) for k, v in r.items()} for r in records]
         with open(self.path, "a") as f:
             for r in records:
                 f.write(json.dumps(r) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
         self.records.extend(records)
-        if self.writer is not None:
-            for r in records:
-                for k, v in r.items():
-                    if k != "generation" and isinstance(v, (int, float)):
-                        self.writer.add_scalar(k, v, r["generation"])
-            self.writer.flush()
+        self._write_tb(records)
 
     def plot(self, title: str) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        """Redraw ``learning_curve.png`` (with matplotlib's object API: pyplot and its global
+        backend, which a notebook's inline plots depend on, are left alone)."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
         gens = [r["generation"] for r in self.records]
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = Figure(figsize=(6, 4))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
         for key, label in (("mean_return", "population mean"), ("max_return", "population best")):
             ys = [r.get(key) for r in self.records]
             ax.plot(gens, [float("nan") if y is None else y for y in ys], label=label, lw=1)
@@ -104,9 +200,7 @@ class RunLog:
         fig.tight_layout()
         tmp = os.path.join(self.out_dir, ".tmp-learning_curve.png")
         fig.savefig(tmp, dpi=80)
-        plt.close(fig)
         os.replace(tmp, os.path.join(self.out_dir, "learning_curve.png"))
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        self.writer.close()

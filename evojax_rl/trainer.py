@@ -12,8 +12,8 @@ Keys: ``key(seed)`` is folded with 0 (initial params), 1 (the training stream, s
 generation) and 2 (evaluation: folded again with the generation), so evaluating or not never
 changes training.
 
-Output directory: ``config.json``, ``metrics.jsonl``, ``tb/``, ``learning_curve.png``,
-``checkpoints/gen_<G>/``, and at the end ``result.json``.
+Output directory (see ``run_log``): ``config.json``, ``metrics.jsonl``, ``tb/``,
+``learning_curve.png``, ``checkpoints/gen_<G>/``, and at the end ``result.json``.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evojax_rl import checkpoint, obs_norm, strategies
+from evojax_rl import checkpoint, distributed, obs_norm, run_log, strategies
 from evojax_rl.policies import mlp_policy
 from evojax_rl.problems.env import make
 from evojax_rl.rollout import make_rollout
-from evojax_rl.run_log import RunLog, write_json_atomic
+from evojax_rl.validation import check_choice, check_int
 
 STRATEGIES = ("open_es", "simple_ga", "snes", "pgpe", "ars", "cem", "sep_cma_es", "cma_es")
 
@@ -89,21 +89,15 @@ class TrainConfig:
         return cls(**d)
 
 
-def _positive_int(name: str, v: Any, minimum: int = 1) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}.")
-
-
 def validate(config: TrainConfig) -> None:
     """Raise one clear sentence for the first bad setting (before anything is traced or written)."""
-    _positive_int("generations", config.generations)
-    _positive_int("popsize", config.popsize, 2)
-    _positive_int("episodes", config.episodes)
-    _positive_int("eval_episodes", config.eval_episodes)
-    _positive_int("chunk", config.chunk)
-    _positive_int("checkpoint_every", config.checkpoint_every, 0)
-    if config.strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {config.strategy!r}; allowed: {', '.join(STRATEGIES)}.")
+    check_int("generations", config.generations)
+    check_int("popsize", config.popsize, 2)
+    check_int("episodes", config.episodes)
+    check_int("eval_episodes", config.eval_episodes)
+    check_int("chunk", config.chunk)
+    check_int("checkpoint_every", config.checkpoint_every, 0)
+    check_choice("strategy", config.strategy, STRATEGIES)
 
 
 class TrainState(NamedTuple):
@@ -125,6 +119,7 @@ class Trainer(NamedTuple):
     evaluate: Callable[[TrainState, int], jax.Array]
     mean_params: Callable[[TrainState], Any]
     devices: int  # devices the population's rollouts are sharded across
+    compile: Callable[[TrainState, int], None]  # compile run_chunk(ts, length) and evaluate
 
 
 def build(config: TrainConfig) -> Trainer:
@@ -164,9 +159,17 @@ def build(config: TrainConfig) -> Trainer:
             jnp.zeros((), jnp.int32),
         )
 
+    # The state lives where a chunk leaves it: replicated over the population's devices. Started
+    # there (and restored there, as checkpoint.restore follows the template), every chunk and the
+    # evaluation see one placement and compile once, not again after the first chunk.
+    placement = (jax.sharding.NamedSharding(distributed.population_mesh(jax.devices()[:devices]),
+                                            jax.sharding.PartitionSpec())
+                 if devices > 1 else None)
+
     def init(seed: int) -> TrainState:
         # One compiled program: dozens of eager initializer ops would each compile on their own.
-        return _init(jnp.uint32(seed))
+        ts = _init(jnp.uint32(seed))
+        return ts if placement is None else jax.device_put(ts, placement)
 
     def generation(ts: TrainState, _):
         key, k_ask, k_roll = jax.random.split(ts.key, 3)
@@ -209,7 +212,12 @@ def build(config: TrainConfig) -> Trainer:
     def evaluate(ts: TrainState, seed: int) -> jax.Array:
         return _evaluate(ts, _eval_key(jnp.uint32(seed), ts.generation))
 
-    return Trainer(config, init, run_chunk, evaluate, mean_params, devices)
+    def compile(ts: TrainState, length: int) -> None:
+        # Ahead-of-time compilation fills jit's cache, so the calls that follow do not compile.
+        _chunk.lower(ts, jnp.zeros((length, 0))).compile()
+        _evaluate.lower(ts, _eval_key(jnp.uint32(0), ts.generation)).compile()
+
+    return Trainer(config, init, run_chunk, evaluate, mean_params, devices, compile)
 
 
 def params_sha256(params: Any) -> str:
@@ -226,53 +234,87 @@ def _to_host(metrics: dict) -> list[dict]:
     return [{k: (int(v[i]) if v.dtype.kind in "iu" else float(v[i])) for k, v in m.items()} for i in range(n)]
 
 
+def _leg(start: int, end: int, t0: float) -> dict:
+    """One call of ``train``: the generations it took the run from and to, and its seconds."""
+    return {"start": start, "end": end, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _check_owner(info: dict, root: str, name: str, seed: int) -> None:
+    """Refuse a checkpoint written by another run (another name or seed)."""
+    owner = info["meta"]
+    if owner.get("name") != name or owner.get("seed") != seed:
+        raise checkpoint.CheckpointError(
+            f"the newest checkpoint in {root!r} was written by run {owner.get('name')!r} with seed "
+            f"{owner.get('seed')}, not by {name!r} with seed {seed}; resume with the run's own "
+            "name and seed.")
+
+
 def train(
     config: TrainConfig,
     out_dir: str | None = None,
     *,
     seed: int = 0,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     name: str = "",
 ) -> dict:
     """Run (or resume) a training run; returns the ``result.json`` contents.
 
-    ``out_dir=None`` keeps everything in memory (no logs, no checkpoints). With ``resume`` the
-    newest checkpoint in ``out_dir/checkpoints`` is restored and the run continues to
-    ``config.generations``.
+    ``out_dir=None`` keeps everything in memory (no logs, no checkpoints). Otherwise ``out_dir``
+    may be new, empty, or hold a run that stopped before its first checkpoint (it is started
+    afresh); one that holds a run (a checkpoint or ``result.json``) is refused unless ``resume``
+    (restore the newest checkpoint, which must carry this ``name`` and ``seed``, and continue to
+    ``config.generations``) or ``overwrite`` (delete that run and start again). All of this is
+    checked before anything is compiled or written (``run_log.check_run_dir``).
+
+    Each call is a *leg* of the run: ``legs`` lists ``{"start", "end", "seconds"}`` (generations
+    and wall-clock seconds, compilation included) and ``wall_seconds`` is their sum. A killed leg
+    counts up to its last checkpoint; what it ran after that is run, and counted, again by the
+    leg that resumes it.
     """
     t0 = time.perf_counter()
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}.")
+    seed = check_int("seed", seed, 0, 2**32 - 1)
+    validate(config)
+    action = None
+    if out_dir:
+        action = run_log.check_run_dir(out_dir, resume=resume, overwrite=overwrite)
+    elif resume:
+        raise ValueError("resume=True needs out_dir, the directory of the run to resume.")
+    ckpt_dir = os.path.join(out_dir, "checkpoints") if out_dir else None
+    if resume:
+        _check_owner(checkpoint.read_meta(ckpt_dir), ckpt_dir, name, seed)
     trainer = build(config)
     ts = trainer.init(seed)
-    ckpt_dir = os.path.join(out_dir, "checkpoints") if out_dir else None
-    start = 0
+    start, earlier_legs = 0, []
     if resume:
-        if not out_dir or checkpoint.latest(ckpt_dir) is None:
-            raise checkpoint.CheckpointError(f"--resume: no checkpoint found in {out_dir!r}.")
-        ts, _ = checkpoint.restore(ckpt_dir, ts)
-        start = int(ts.generation)
+        ts, info = checkpoint.restore(ckpt_dir, ts)
+        start, earlier_legs = int(ts.generation), info["meta"].get("legs", [])
     log = None
     if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-        write_json_atomic(os.path.join(out_dir, "config.json"),
-                          {"name": name, "seed": seed, "config": config.to_json()})
-        log = RunLog(out_dir, resume_generation=start)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.generations, initial=min(start, config.generations),
-                   desc=name or config.env, unit="gen", dynamic_ncols=True)
-    last_ckpt, eval_return, g = start, None, start
-    reached = False
+        run_log.prepare_run_dir(out_dir, action)
+        run_log.write_json_atomic(os.path.join(out_dir, "config.json"),
+                                  {"name": name, "seed": seed, "config": config.to_json()})
+        log = run_log.RunLog(out_dir, keep_until=start)
+    g, last_ckpt, eval_return, reached = start, start, None, False
     if resume and config.target_return is not None:
         # A run that stopped on its target is finished: resuming it must not run on. The eval
         # key depends only on (seed, generation), so this repeats the run's last evaluation.
         eval_return = float(trainer.evaluate(ts, seed))
         reached = eval_return >= config.target_return
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        # A run that stopped on its target shows as complete, not frozen part-way like an abort.
+        bar = tqdm(total=start if reached else config.generations,
+                   initial=min(start, config.generations), desc=name or config.env, unit="gen",
+                   dynamic_ncols=True, postfix="target reached" if reached else "compiling")
     try:
+        if g < config.generations and not reached:
+            trainer.compile(ts, min(config.chunk, config.generations - g))
+        if bar is not None:
+            bar.unpause()  # the bar's clock starts now, so its rate leaves compilation out
         while g < config.generations and not reached:
             length = min(config.chunk, config.generations - g)
             ts, metrics = trainer.run_chunk(ts, length)
@@ -286,11 +328,15 @@ def train(
                 log.plot(name or config.env)
                 due = config.checkpoint_every and g - last_ckpt >= config.checkpoint_every
                 if due or g >= config.generations or reached:
-                    checkpoint.save(ckpt_dir, g, ts, {"name": name, "seed": seed})
+                    checkpoint.save(ckpt_dir, g, ts, {"name": name, "seed": seed,
+                                                      "legs": earlier_legs + [_leg(start, g, t0)]})
                     last_ckpt = g
             if bar is not None:
-                bar.update(length)
-                bar.set_postfix(mean=f"{records[-1]['mean_return']:.1f}", eval=f"{eval_return:.1f}")
+                if reached:
+                    bar.total = g
+                bar.set_postfix_str(f"mean={records[-1]['mean_return']:.1f}, eval={eval_return:.1f}"
+                                    + (", target reached" if reached else ""), refresh=False)
+                bar.update(length)  # draws once per chunk (the postfix above does not draw)
     finally:
         if bar is not None:
             bar.close()
@@ -298,6 +344,7 @@ def train(
             log.close()
     if eval_return is None:  # resumed a finished run: nothing ran
         eval_return = float(trainer.evaluate(ts, seed))
+    legs = earlier_legs + [_leg(start, int(ts.generation), t0)]
     result = {
         "name": name,
         "env": config.env,
@@ -307,9 +354,10 @@ def train(
         "final_mean_return": eval_return,
         "eval_episodes": config.eval_episodes,
         "target_reached": reached,
-        "wall_seconds": round(time.perf_counter() - t0, 3),
+        "wall_seconds": round(sum(leg["seconds"] for leg in legs), 3),
+        "legs": legs,
         "params_sha256": params_sha256(trainer.mean_params(ts)),
     }
     if out_dir:
-        write_json_atomic(os.path.join(out_dir, "result.json"), result)
+        run_log.write_json_atomic(os.path.join(out_dir, "result.json"), result)
     return result
