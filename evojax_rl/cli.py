@@ -2,10 +2,11 @@
 
     evojax-rl presets
     evojax-rl train PRESET [--seed N] [--generations N] [--popsize N] [--out DIR]
-                           [--checkpoint-every N] [--resume] [--no-progress]
+                           [--checkpoint-every N] [--resume | --overwrite] [--no-progress]
     evojax-rl eval DIR [--episodes N]
 
-Bad input gives one sentence on stderr and exit status 2, with nothing written.
+Bad input gives one sentence on stderr and exit status 2, with nothing written. Options must be
+spelled out (no abbreviations: ``--pop 8`` is refused, not read as ``--popsize 8``).
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ class UsageError(ValueError):
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="evojax-rl", description="Neuroevolution on JAX environments.")
+    ap = argparse.ArgumentParser(prog="evojax-rl", description="Neuroevolution on JAX environments.",
+                                 allow_abbrev=False)
     sub = ap.add_subparsers(dest="command", required=True)
-    sub.add_parser("presets", help="list the named configurations")
-    t = sub.add_parser("train", help="train a preset")
+    sub.add_parser("presets", help="list the named configurations", allow_abbrev=False)
+    t = sub.add_parser("train", help="train a preset", allow_abbrev=False)
     t.add_argument("preset")
     t.add_argument("--seed", type=int, default=None, help="PRNG seed (default 0)")
     t.add_argument("--generations", type=int, default=None, help="override the preset's generations")
@@ -38,8 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
                    help="checkpoint every N generations (default: at the end only)")
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    t.add_argument("--overwrite", action="store_true",
+                   help="delete the run in --out, if any, and start again (without it a directory "
+                        "holding a run is refused; one whose run stopped before its first "
+                        "checkpoint is started afresh)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    e = sub.add_parser("eval", help="evaluate a run's newest checkpoint")
+    e = sub.add_parser("eval", help="evaluate a run's newest checkpoint", allow_abbrev=False)
     e.add_argument("dir")
     e.add_argument("--episodes", type=int, default=None, help="fresh episodes (default: the run's eval_episodes)")
     return ap
@@ -82,25 +88,27 @@ def _default_out(preset: str, seed: int, resume: bool) -> str:
     raise UsageError(f"too many runs named {base!r}*; pass --out.")
 
 
-def _positive(name: str, v: int | None) -> None:
-    if v is not None and v <= 0:
-        raise UsageError(f"{name} must be a positive integer, got {v}.")
+def _check_int(name: str, value: int | None, minimum: int = 1, maximum: int | None = None) -> None:
+    """Check an optional integer option (None: not given)."""
+    from evojax_rl.validation import check_int
+
+    if value is not None:
+        check_int(name, value, minimum, maximum)
 
 
 def _cmd_train(args) -> int:
-    from evojax_rl import checkpoint, presets, trainer
+    from evojax_rl import presets, run_log, trainer
 
     preset = presets.get(args.preset)
-    _positive("--generations", args.generations)
-    _positive("--popsize", args.popsize)
-    if args.checkpoint_every is not None and args.checkpoint_every < 0:
-        raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}.")
+    _check_int("--seed", args.seed, 0, 2**32 - 1)
+    _check_int("--generations", args.generations)
+    _check_int("--popsize", args.popsize, 2)
+    _check_int("--checkpoint-every", args.checkpoint_every, 0)
     seed = 0 if args.seed is None else args.seed
     out = args.out or _default_out(args.preset, seed, args.resume)
-    ckpts = os.path.join(out, "checkpoints")
+    # The check train() makes again, here first so that its sentences name the options.
+    action = run_log.check_run_dir(out, resume=args.resume, overwrite=args.overwrite, flag="--{}")
     if args.resume:
-        if not os.path.isdir(out):
-            raise UsageError(f"--resume: run directory {out!r} does not exist.")
         run = _read_run(out)
         if run.get("name") != args.preset:
             raise UsageError(f"--resume: {out!r} holds a run of {run.get('name')!r}, not {args.preset!r}.")
@@ -110,12 +118,7 @@ def _cmd_train(args) -> int:
         config = trainer.TrainConfig.from_json(run["config"])
         if args.popsize is not None and args.popsize != config.popsize:
             raise UsageError(f"--resume: {out!r} was trained with popsize {config.popsize}, not {args.popsize}.")
-        if checkpoint.latest(ckpts) is None:
-            raise UsageError(f"--resume: no checkpoint found in {out!r}.")
-        checkpoint.read_meta(ckpts)  # refuse a foreign or unreadable checkpoint before any work
     else:
-        if os.path.exists(os.path.join(out, "config.json")) or checkpoint.latest(ckpts) is not None:
-            raise UsageError(f"{out!r} already holds a run; pass --resume to continue it or choose another --out.")
         config = preset.config
     overrides = {}
     if args.generations is not None:
@@ -125,8 +128,14 @@ def _cmd_train(args) -> int:
     if args.checkpoint_every is not None:
         overrides["checkpoint_every"] = args.checkpoint_every
     config = dataclasses.replace(config, **overrides)
-    trainer.build(config)  # validates popsize against the strategy etc. before anything is written
-    result = trainer.train(config, out, seed=seed, resume=args.resume,
+    trainer.build(config)  # validates popsize against the strategy etc. before saying what follows
+    if action == "restart":
+        print(f"evojax-rl: {out!r} holds a run that stopped before its first checkpoint; "
+              "starting it afresh.", file=sys.stderr)
+    elif action == "replace":
+        print(f"evojax-rl: --overwrite: deleting the run in {out!r} and starting again.",
+              file=sys.stderr)
+    result = trainer.train(config, out, seed=seed, resume=args.resume, overwrite=args.overwrite,
                            progress=not args.no_progress, name=args.preset)
     print(f"{args.preset}: mean policy returned {result['final_mean_return']:.1f} on "
           f"{result['eval_episodes']} fresh episodes after {result['generations']} generations "
@@ -138,9 +147,11 @@ def _cmd_train(args) -> int:
 def _cmd_eval(args) -> int:
     from evojax_rl import checkpoint, trainer
 
-    _positive("--episodes", args.episodes)
-    if not os.path.isdir(args.dir):
+    _check_int("--episodes", args.episodes)
+    if not os.path.exists(args.dir):
         raise UsageError(f"run directory {args.dir!r} does not exist.")
+    if not os.path.isdir(args.dir):
+        raise UsageError(f"{args.dir!r} is not a directory; pass a run directory.")
     run = _read_run(args.dir)
     try:
         config = trainer.TrainConfig.from_json(run["config"])

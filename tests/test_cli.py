@@ -8,9 +8,11 @@ import sys
 import time
 
 import pytest
+from test_run_dir import metrics_points, tb_points
 
 from evojax_rl import cli
 from evojax_rl.presets import PRESETS
+from evojax_rl.run_log import read_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,9 +53,12 @@ def test_unknown_preset_lists_the_valid_names(tmp_path):
     [
         (["--popsize", "7"], "popsize must be even with mirrored sampling, got 7"),
         (["--popsize", "1"], "popsize must be an int >= 2, got 1"),
-        (["--generations", "0"], "--generations must be a positive integer, got 0"),
-        (["--generations", "-5"], "--generations must be a positive integer, got -5"),
-        (["--resume"], "run directory"),
+        (["--generations", "0"], "--generations must be an int >= 1, got 0."),
+        (["--generations", "-5"], "--generations must be an int >= 1, got -5."),
+        (["--seed", "-1"], "--seed must be an int from 0 to 4294967295, got -1."),
+        (["--checkpoint-every", "-1"], "--checkpoint-every must be an int >= 0, got -1."),
+        (["--resume"], "--resume: run directory"),
+        (["--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
     ],
 )
 def test_bad_train_input_writes_nothing(tmp_path, capsys, argv, message):
@@ -63,14 +68,56 @@ def test_bad_train_input_writes_nothing(tmp_path, capsys, argv, message):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("option", ["--generation", "--pop", "--check", "--no-prog"])
+def test_abbreviated_options_are_refused(tmp_path, monkeypatch, capsys, option):
+    monkeypatch.chdir(tmp_path)  # were one taken for the full name, the run would land here
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", "cartpole-openes", option, "5"])
+    assert e.value.code == 2
+    assert f"unrecognized arguments: {option}" in capsys.readouterr().err
+
+
+def test_a_file_where_a_directory_belongs(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    assert f"run directory {str(afile)!r} exists and is not a directory." in bad(
+        capsys, "train", "cartpole-openes", "--out", str(afile))
+    assert f"{str(afile)!r} is not a directory; pass a run directory." in bad(
+        capsys, "eval", str(afile))
+    assert afile.read_text() == "keep"
+
+
 def test_resume_without_a_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "config.json").write_text(json.dumps({"name": "cartpole-openes", "seed": 0, "config": {}}))
     before = sorted(os.listdir(out))
     err = bad(capsys, "train", "cartpole-openes", "--out", str(out), "--resume")
-    assert "no checkpoint found" in err
+    assert "no checkpoint found" in err and "run without --resume to start it afresh" in err
     assert sorted(os.listdir(out)) == before
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_afresh_and_overwrite_replaces_a_run(
+        tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"name": "acrobot-openes", "seed": 0, "config": {}}))
+    (out / "metrics.jsonl").write_text('{"generation": 1, "mean_return": -500.0}\n')
+    args = ["train", "acrobot-openes", "--out", str(out), "--generations", "1", "--popsize", "8",
+            "--no-progress"]
+    assert cli.main(args) == 0
+    err = capsys.readouterr().err
+    assert "holds a run that stopped before its first checkpoint; starting it afresh." in err
+    first = json.loads((out / "result.json").read_text())
+    assert [r["generation"] for r in read_metrics(str(out / "metrics.jsonl"))] == [1]
+    # Now it holds a run: a plain rerun is refused, --overwrite starts again.
+    err = bad(capsys, *args)
+    assert (f"{str(out)!r} already holds a run; pass --resume to continue it, --overwrite to "
+            "start again, or choose another directory.") in err
+    assert cli.main([*args, "--overwrite", "--seed", "1"]) == 0
+    assert "--overwrite: deleting the run in" in capsys.readouterr().err
+    second = json.loads((out / "result.json").read_text())
+    assert second["seed"] == 1 and second["params_sha256"] != first["params_sha256"]
 
 
 def test_unreadable_or_foreign_run_directories(tmp_path, capsys):
@@ -113,13 +160,20 @@ def test_sigkill_after_a_checkpoint_then_resume_matches_the_uninterrupted_run(tm
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert not (out / "result.json").exists()  # killed before the end
+    saved = max(int(n[4:]) for n in os.listdir(ckpts) if n.startswith("gen_"))
 
     resumed = run_cli(*args, "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     got = json.loads(resumed.stdout.strip().splitlines()[-1])
+    # The resumed process starts from the newest checkpoint: it runs only what followed it.
+    assert [(leg["start"], leg["end"]) for leg in got["legs"]] == [(0, saved), (saved, 60)]
+    assert got["wall_seconds"] == round(sum(leg["seconds"] for leg in got["legs"]), 3)
     assert got["generations"] == want["generations"] == 60
     assert got["params_sha256"] == want["params_sha256"]
     assert got["final_mean_return"] == want["final_mean_return"]
+    # Its logs equal the uninterrupted run's: every generation once, in TensorBoard too.
+    assert (out / "metrics.jsonl").read_text() == (tmp_path / "full" / "metrics.jsonl").read_text()
+    assert tb_points(str(out)) == metrics_points(str(out))
 
     ev = run_cli("eval", str(out), "--episodes", "4")
     assert ev.returncode == 0, ev.stderr
