@@ -18,7 +18,7 @@ Two measurements, median over ``--seeds`` seeds, interleaved:
   is solved in 3-18 generations, so this mostly measures the XLA compiler.
 
 Last line: JSON with ``ours_s``, ``evosax_s`` and ``ours_over_evosax`` (compiled), the cold
-figures, the fused evosax variant and the generations each seed took (compiled runs).
+figures, the fused evosax variant, and per seed the generations and seconds of the compiled runs.
 
     python benchmarks/cartpole_solve.py [--seeds 5] [--max-generations 200] [--quick]
 """
@@ -176,8 +176,9 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in rows.items()}
     emit({
         "seeds": args.seeds,
-        "popsize": POPSIZE,
+        "popsize": POPSIZE, "sigma": SIGMA, "learning_rate": LR, "chunk": CHUNK, "target": TARGET,
         "generations": {k: rows_gens[k] for k in rows_gens},
+        "seconds": {k: [round(x, 4) for x in rows[k]] for k in rows_gens},
         "ours_s": round(med["ours"], 3),
         "evosax_s": round(med["evosax"], 3),
         "ours_over_evosax": round(med["ours"] / med["evosax"], 3),

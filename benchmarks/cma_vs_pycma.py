@@ -12,7 +12,8 @@ reports).
 
 Per problem and implementation:
 
-- ``successes``: seeds that reached the target (``failures`` = seeds - successes).
+- ``successes``: seeds that reached the target (``failures`` = seeds - successes;
+  ``failed_f``: the best f of each failed run).
 - ``median_evals`` and ``median_wall_s``: medians over the *common* seeds, those on which every
   implementation succeeded, so that all medians describe the same runs (``common_seeds``).
   Wall is after compilation (the cold run below comes first).
@@ -68,7 +69,7 @@ COLD_SEED = 10_000
 
 
 def ours(f, x0):
-    """Our CMA-ES: ``one(seed) -> (evaluations or nan, wall seconds, generations)``."""
+    """Our CMA-ES: ``one(seed) -> (evaluations or nan, wall seconds, generations, best f)``."""
     neg = lambda x: -f(x)  # noqa: E731
     strategy = ejr.strategies.cma_es(sigma=SIGMA)
     go = lambda s: ejr.optimize(neg, strategy, jnp.asarray(x0, jnp.float64),  # noqa: E731
@@ -80,7 +81,7 @@ def ours(f, x0):
         res = go(seed)
         wall = time.perf_counter() - t
         ok = res.best_fitness >= -TARGET
-        return (res.evaluations if ok else np.nan), wall, int(res.generations)
+        return (res.evaluations if ok else np.nan), wall, int(res.generations), -res.best_fitness
 
     return one
 
@@ -94,7 +95,7 @@ def pycma(f_np, x0):
             xs = es.ask()
             es.tell(xs, [f_np(x) for x in xs])
         wall = time.perf_counter() - t
-        return (es.countevals if es.best.f <= TARGET else np.nan), wall, es.countiter
+        return (es.countevals if es.best.f <= TARGET else np.nan), wall, es.countiter, es.best.f
 
     return one
 
@@ -121,7 +122,7 @@ def evosax(f, x0):
             best = min(best, float(jnp.min(fit)))
             gens += 1
         wall = time.perf_counter() - t
-        return (gens * popsize if best <= TARGET else np.nan), wall, gens
+        return (gens * popsize if best <= TARGET else np.nan), wall, gens, best
 
     return one
 
@@ -136,7 +137,9 @@ def cold_runs(runners):
 def interleaved(runners, seeds):
     """Run seed by seed, each implementation in turn, so that all of them meet the same
     machine conditions (on a small VM the speed of a core drifts by tens of percent over
-    seconds, which would otherwise move the ratios). Returns ``{name: [(evals, wall, gens)]}``."""
+    seconds, which would otherwise move the ratios).
+
+    Returns ``{name: [(evals, wall, gens, f)]}``."""
     out = {name: [] for name in runners}
     for seed in range(seeds):
         for name, one in runners.items():
@@ -157,6 +160,7 @@ def summary(runs, common, cold_s):
         "median_wall_s": float(np.median(walls[c])) if len(c) else None,
         "us_per_generation": float(walls[c].sum() / gens[c].sum() * 1e6) if len(c) else None,
         "cold_s": cold_s,
+        "failed_f": [float(r[3]) for r in runs if not np.isfinite(r[0])],
     }
 
 
@@ -196,7 +200,7 @@ def main():
     if args.quick:
         args.seeds = 2
     jnp.zeros(1).block_until_ready()  # backend start-up is not part of any cold time
-    out = {"seeds": args.seeds, "target": TARGET, "problems": {}}
+    out = {"seeds": args.seeds, "target": TARGET, "sigma": SIGMA, "problems": {}}
     for name, (f, f_np, x0) in PROBLEMS.items():
         runners = {"ours": ours(f, x0), "pycma": pycma(f_np, x0)}
         if not args.skip_evosax:

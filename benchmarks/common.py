@@ -67,4 +67,4 @@ def emit(result: dict) -> None:
     """Print the result as the last line: one JSON object (with the machine added)."""
     result = dict(result)
     result.setdefault("machine", machine())
-    print(json.dumps(result, sort_keys=True), flush=True)
+    print(json.dumps(result), flush=True)

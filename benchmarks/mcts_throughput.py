@@ -136,7 +136,7 @@ def main(argv=None):
 
     print(f"jax {jax.__version__}, mctx {mctx.__version__}, {jax.devices()[0].platform}")
     params = make_params(jax.random.PRNGKey(0))
-    result = dict(settings=[], repeats=repeats)
+    result = dict(settings=[], repeats=repeats, embedding=EMBED, actions=ACTIONS)
     ratios = {}
     for batch, sims, uniform in settings:
         root = make_root(mctx, params, batch, uniform)

@@ -155,6 +155,7 @@ def main() -> None:
     emit({
         "popsize": args.popsize,
         "steps_per_call": steps_per_call,
+        "episode_steps": STEPS,
         "repeats": args.repeats,
         "calls": args.calls,
         "obs_norm": not args.no_obs_norm,
