@@ -124,7 +124,8 @@ def memory_table(nodes=(65, 129, 257, 1025), actions=(9, 82, 362)):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="batch 256, 64 simulations (random and uniform priors), 3 repeats, "
+    parser.add_argument("--quick", action="store_true",
+                        help="batch 256, 64 simulations (random and uniform priors), 3 repeats, "
                         "no visit-count check (it compiles every search a second time)")
     args = parser.parse_args(argv)
     # (batch, simulations, uniform priors)

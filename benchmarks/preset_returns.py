@@ -1,6 +1,6 @@
 """What each preset reaches with `evojax-rl train PRESET`, checked against the preset's floor.
 
-    python benchmarks/preset_returns.py [--seed 0] [--extra-seeds 1,2] [--only NAME[,NAME]] [--quick]
+    python benchmarks/preset_returns.py [--seed 0] [--extra-seeds 1,2] [--only NAME,...] [--quick]
 
 Each preset runs as ``evojax-rl train PRESET --no-progress`` in its own process, one after the
 other, into a temporary run directory. Reported per preset: the mean policy's return on fresh
@@ -85,15 +85,15 @@ def main() -> int:
                 "wall_train_s": r["wall_seconds"],
                 "other_seeds": {},
             }
-            for seed in [int(x) for x in args.extra_seeds.split(",") if x]:
-                other = run_preset(name, seed, os.path.join(workdir, f"seed{seed}"))
-                rows[name]["other_seeds"][seed] = other["final_mean_return"]
-                print(f"{name:26s} seed {seed}: reached {other['final_mean_return']:9.2f} "
-                      f"({other['wall_process_s']:.1f} s)", flush=True)
             row = rows[name]
             print(f"{name:26s} reached {row['reached']:9.2f}  floor {row['floor']:8.1f}  "
                   f"{'pass' if row['pass'] else 'FAIL'}  {row['generations']:5d} generations  "
                   f"{row['wall_process_s']:6.1f} s", flush=True)
+            for seed in [int(x) for x in args.extra_seeds.split(",") if x]:
+                other = run_preset(name, seed, os.path.join(workdir, f"seed{seed}"))
+                row["other_seeds"][seed] = other["final_mean_return"]
+                print(f"{name:26s} seed {seed}: reached {other['final_mean_return']:9.2f} "
+                      f"({other['wall_process_s']:.1f} s)", flush=True)
     skipped = [n for n in names if n not in chosen]
     all_pass = all(r["pass"] for r in rows.values())
     emit({"seed": args.seed, "presets": rows, "skipped": skipped, "all_pass": all_pass})

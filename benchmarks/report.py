@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import statistics
+import textwrap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -48,6 +49,9 @@ def g(x, digits: int = 3) -> str:
         return "yes" if x else "no"
     if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) >= 10**digits):
         return f"{int(x):,}"
+    if x != 0 and abs(x) < 1e-3:
+        mant, exp = f"{x:.{digits - 1}e}".split("e")
+        return f"{mant.rstrip('0').rstrip('.')}e{int(exp)}"
     s = f"{x:.{digits}g}"
     if "e" in s:
         return f"{x:,.0f}"
@@ -73,7 +77,8 @@ def machine_line(m: dict) -> str:
     mem = f", {m['memory_gib']:g} GiB memory" if m.get("memory_gib") else ""
     return (f"{m.get('cpu')}, {m.get('cpu_count')} cores{mem} ({m.get('platform')}); JAX backend "
             f"{m.get('backend')} ({m.get('device_count')} x {m.get('device')}). Python "
-            f"{v.get('python')}, jax {v.get('jax')}, jaxlib {v.get('jaxlib')}, flax {v.get('flax')}, "
+            f"{v.get('python')}, jax {v.get('jax')}, jaxlib {v.get('jaxlib')}, "
+            f"flax {v.get('flax')}, "
             f"optax {v.get('optax')}, gymnax {v.get('gymnax')}, brax {v.get('brax')}; peers: "
             f"pycma {v.get('cma')}, evosax {v.get('evosax')}, mctx {v.get('mctx')}.")
 
@@ -89,7 +94,8 @@ def provenance(rec: dict, machine: dict) -> str:
     where = "" if same_machine(r.get("machine", {}), machine) else (
         f" On another machine than the header's: {machine_line(r.get('machine', {}))}")
     quick = " (a --quick run: small budgets)" if rec.get("quick") else ""
-    return (f"    {rec['command']}\n\nMeasured {rec['date'][:16].replace('T', ' ')}{quick}, {g(rec['wall_s'])} s of wall "
+    when = rec["date"][:16].replace("T", " ")
+    return (f"    {rec['command']}\n\nMeasured {when}{quick}, {g(rec['wall_s'])} s of wall "
             f"time.{where}")
 
 
@@ -119,11 +125,11 @@ def cma(rec: dict) -> str:
          + [g(p["eigh_us"])] for name, p in probs.items()])
     return f"""\
 Each problem is minimized to f <= {g(r['target'])} from the same x0 (ones for the ellipsoid,
-zeros for Rosenbrock) with sigma {g(r['sigma'])} and default population sizes by each implementation on the
-same {seeds} seeds, everything in float64; pycma runs one generation per Python call in NumPy,
-evosax's `CMA_ES` one generation per Python call with its jitted `ask`/`tell`, ours the whole
-run as one compiled loop. The implementations run interleaved, seed by seed, so that all meet
-the same machine conditions.
+zeros for Rosenbrock) with sigma {g(r['sigma'])} and default population sizes by each
+implementation on the same {seeds} seeds, everything in float64; pycma runs one generation per
+Python call in NumPy, evosax's `CMA_ES` one generation per Python call with its jitted
+`ask`/`tell`, ours the whole run as one compiled loop. The implementations run interleaved,
+seed by seed, so that all meet the same machine conditions.
 
 Evaluations and wall times are medians over the *common* seeds: those on which every
 implementation reached the target, so that all medians describe the same runs.{failed}
@@ -187,8 +193,8 @@ Is the loop the cost? The `bare` scan with `lax.scan(unroll=k)`:
 {table(['unroll k', 'ms / call', 'over unroll 1'], urows)}
 """
     return f"""\
-Population {r['popsize']} on CartPole-v1, every episode runs the full {r['episode_steps']} steps (a balancing
-controller embedded in the 4-32-32-2 tanh MLP, argmax head), so every runner does
+Population {r['popsize']} on CartPole-v1, every episode runs the full {r['episode_steps']} steps
+(a balancing controller embedded in the 4-32-32-2 tanh MLP, argmax head), so every runner does
 {g(r['steps_per_call'])} environment steps per call; observation normalization
 {'on' if r['obs_norm'] else 'off'} for ours; {r['repeats']} interleaved rounds x {r['calls']}
 calls, medians.
@@ -213,9 +219,9 @@ def cartpole(rec: dict) -> str:
         per_gen[k] = sum(secs) / sum(gens) * 1e3
     gens = {k: statistics.median(v) for k, v in r["generations"].items()}
     rows = [
-        ["compiled (search only)", g(r["ours_s"]), g(r["evosax_s"]), g(r["evosax_fused_s"]),
+        ["compiled (search only), s", g(r["ours_s"]), g(r["evosax_s"]), g(r["evosax_fused_s"]),
          f"**{g(r['ours_over_evosax'])}**"],
-        ["cold (compilation included)", g(r["ours_cold_s"]), g(r["evosax_cold_s"]),
+        ["cold (compilation included), s", g(r["ours_cold_s"]), g(r["evosax_cold_s"]),
          g(r["evosax_fused_cold_s"]), f"**{g(r['ours_over_evosax_cold'])}**"],
         ["ms per generation (compiled)", g(per_gen["ours"]), g(per_gen["evosax"]),
          g(per_gen["evosax_fused"]), g(per_gen["ours"] / per_gen["evosax"])],
@@ -289,7 +295,11 @@ def mcts(rec: dict) -> str:
     nodes = sorted({m["num_nodes"] for m in r["memory"]})
     actions = sorted({m["num_actions"] for m in r["memory"]})
     mem = {(m["num_nodes"], m["num_actions"]): m for m in r["memory"]}
-    a0 = actions[0]
+    a0, a1, n0, n1 = actions[0], actions[1], nodes[0], nodes[1]
+    b = {k: m["bytes_without_embedding"] for k, m in mem.items()}
+    slope = (b[n1, a0] - b[n0, a0]) / (n1 - n0)  # bytes per node at A = a0
+    per_pair = (b[n0, a1] - b[n0, a0]) / (n0 * (a1 - a0))  # bytes per (node, action)
+    per_node, fixed = slope - per_pair * a0, b[n0, a0] - slope * n0
     mrows = [[n, g(mem[n, a0]["bytes_without_embedding"]),
               g(mem[n, a0]["bytes_with_embedding_64xf32"])]
              + [g(mem[n, a]["bytes_without_embedding"]) for a in actions[1:]] for n in nodes]
@@ -315,8 +325,10 @@ Worst over the MLP-prior settings: `puct_ours_over_mctx` **{g(r['puct_ours_over_
 ({target('puct_ours_over_mctx', r['puct_ours_over_mctx'])}), `gumbel_ours_over_mctx`
 **{g(r['gumbel_ours_over_mctx'])}** ({target('gumbel_ours_over_mctx', r['gumbel_ours_over_mctx'])}).
 {uniform}
-Tree memory per tree (B = 1), float32, from `evojax_rl.mcts.tree_nbytes` (bytes): mctx's tree
-uses 24 B per (node, action), we add 1 B for the mask.
+Tree memory per tree (B = 1), float32, from `evojax_rl.mcts.tree_nbytes` (bytes): from these
+rows, `N * ({g(per_node)} + {g(per_pair)} A) + {g(fixed)}` bytes plus `N` embeddings; of the
+{g(per_pair)} B per (node, action), one is the invalid-action mask, which mctx's tree does not
+hold.
 
 {table(['N', f'A = {a0}', f'A = {a0}, 64 x f32 embedding'] + [f'A = {a}' for a in actions[1:]],
        mrows)}
@@ -384,9 +396,21 @@ Total wall time of these runs: {g(total)} s.
     return "\n".join(parts)
 
 
+def reflow(text: str, width: int = 100) -> str:
+    """Refill prose paragraphs to ``width``; tables, code, headings and lists stay as they are."""
+    out = []
+    for para in text.split("\n\n"):
+        lines = para.split("\n")
+        if para.strip() and not any(ln.startswith(("|", "    ", "#", "- ")) for ln in lines):
+            para = textwrap.fill(" ".join(ln.strip() for ln in lines), width,
+                                 break_on_hyphens=False, break_long_words=False)
+        out.append(para)
+    return "\n\n".join(out)
+
+
 def write(results: dict, out: str = OUT) -> None:
     with open(out, "w") as f:
-        f.write(render(results).rstrip() + "\n")
+        f.write(reflow(render(results)).rstrip() + "\n")
 
 
 def main() -> None:
@@ -398,7 +422,7 @@ def main() -> None:
     if not results:
         raise SystemExit(f"no results in {args.results}; run benchmarks/run_all.py first.")
     write(results, args.out)
-    print(f"wrote {args.out}")
+    print(f"wrote {os.path.normpath(args.out)}")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,8 @@ def main() -> None:
     ap.add_argument("--popsize", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--calls", type=int, default=5)
-    ap.add_argument("--unroll", default="2,4,8", help="lax.scan unroll factors to time ('' for none)")
+    ap.add_argument("--unroll", default="2,4,8",
+                    help="lax.scan unroll factors to time ('' for none)")
     ap.add_argument("--no-obs-norm", action="store_true", help="time ours without normalization")
     ap.add_argument("--quick", action="store_true", help="3 repeats of 2 calls, no unrolling")
     args = ap.parse_args()

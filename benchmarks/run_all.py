@@ -81,7 +81,8 @@ def run_one(name: str, quick: bool) -> dict | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small budgets for every benchmark")
-    ap.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
+    ap.add_argument("--only", default="",
+                    help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
     ap.add_argument("--report-only", action="store_true", help="only rewrite BENCHMARKS.md")
     ap.add_argument("--results", default=report.RESULTS, help="where results are saved")
     ap.add_argument("--out", default=report.OUT, help="the report to write")
@@ -102,7 +103,7 @@ def main() -> int:
                 continue
             walls[name] = rec["wall_s"]
             with open(os.path.join(args.results, f"{name}.json"), "w") as f:
-                json.dump(rec, f, indent=1, sort_keys=True)
+                json.dump(rec, f, indent=1)
                 f.write("\n")
         print("wall time per benchmark (s):", json.dumps(walls),
               f"total {sum(walls.values()):.1f}", flush=True)
