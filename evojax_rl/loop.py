@@ -99,23 +99,12 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
 
 
 def _check_run_args(key, max_generations, target_fitness, max_evaluations):
-    check_key(key)
+    validation.check_key(key)
     validation.check_int("max_generations", max_generations, 1)
     if target_fitness is not None:
         validation.check_number("target_fitness", target_fitness)
     if max_evaluations is not None:
         validation.check_int("max_evaluations", max_evaluations, 1)
-
-
-def check_key(key: Any, name: str = "key") -> None:
-    """Raise unless ``key`` is a PRNG key: a typed key (``jax.random.key(seed)``) or a raw
-    ``uint32[2]`` one (``jax.random.PRNGKey(seed)``)."""
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and key.shape == ():
-        return
-    if dtype == jnp.uint32 and getattr(key, "shape", None) == (2,):
-        return
-    raise ValueError(f"{name} must be a single PRNG key such as jax.random.key(0), got {key!r}.")
 
 
 def check_fitness_fn(fitness_fn: Callable, x0: Any) -> None:

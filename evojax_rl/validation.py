@@ -92,6 +92,17 @@ def check_positive(name: str, value: Any, who: str = "") -> None:
         raise ValueError(f"{_prefix(who)}{name} must be a positive finite number, got {value!r}.")
 
 
+def check_key(key: Any, name: str = "key") -> None:
+    """Raise unless ``key`` is a PRNG key: a typed key (``jax.random.key(seed)``) or a raw
+    ``uint32[2]`` one (``jax.random.PRNGKey(seed)``)."""
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and key.shape == ():
+        return
+    if dtype == np.uint32 and getattr(key, "shape", None) == (2,):
+        return
+    raise ValueError(f"{name} must be a single PRNG key such as jax.random.key(0), got {key!r}.")
+
+
 def check_choice(name: str, value: Any, allowed, who: str = "") -> None:
     """Raise unless ``value`` is one of ``allowed``."""
     if value not in allowed:
