@@ -50,6 +50,15 @@ def _int_range(minimum, maximum) -> str:
     return ""
 
 
+def _finite_array(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 array, or None unless it is a non-empty array of finite numbers."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return arr if arr.size > 0 and bool(np.all(np.isfinite(arr))) else None
+
+
 def check_number(name: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
                  low_open: bool = False, high_open: bool = False, who: str = "") -> None:
     """Raise unless every element of ``value`` is a finite number in the interval.
@@ -58,10 +67,7 @@ def check_number(name: str, value: Any, low: float = -math.inf, high: float = ma
     """
     if is_traced(value):
         return
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        arr = None
+    arr = _finite_array(value)
     lo = "(" if low_open else "["
     hi = ")" if high_open else "]"
     if math.isinf(low) and math.isinf(high):
@@ -72,10 +78,8 @@ def check_number(name: str, value: Any, low: float = -math.inf, high: float = ma
         allowed = f"a number {'<' if high_open else '<='} {high:g}"
     else:
         allowed = f"in {lo}{low:g}, {high:g}{hi}"
-    ok = arr is not None and arr.size > 0 and bool(np.all(np.isfinite(arr)))
-    if ok:
-        ok = bool(np.all(arr > low if low_open else arr >= low)) and bool(
-            np.all(arr < high if high_open else arr <= high))
+    ok = arr is not None and bool(np.all(arr > low if low_open else arr >= low)) and bool(
+        np.all(arr < high if high_open else arr <= high))
     if not ok:
         raise ValueError(f"{_prefix(who)}{name} must be {allowed}, got {value!r}.")
 
@@ -84,11 +88,8 @@ def check_positive(name: str, value: Any, who: str = "") -> None:
     """Raise unless ``value`` is a finite number > 0 (tracers pass unchecked)."""
     if is_traced(value):
         return
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        arr = None
-    if arr is None or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+    arr = _finite_array(value)
+    if arr is None or np.any(arr <= 0):
         raise ValueError(f"{_prefix(who)}{name} must be a positive finite number, got {value!r}.")
 
 
