@@ -24,9 +24,17 @@ class UsageError(ValueError):
     """Bad input from the command line."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors (unknown or malformed options) as one line, in our format, exit
+    status 2; subparsers inherit it."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"evojax-rl: error: {message} (see '{self.prog} --help').\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="evojax-rl", description="Neuroevolution on JAX environments.",
-                                 allow_abbrev=False)
+    ap = _Parser(prog="evojax-rl", description="Neuroevolution on JAX environments.",
+                 allow_abbrev=False)
     sub = ap.add_subparsers(dest="command", required=True)
     sub.add_parser("presets", help="list the named configurations", allow_abbrev=False)
     t = sub.add_parser("train", help="train a preset", allow_abbrev=False)

@@ -74,7 +74,9 @@ def test_abbreviated_options_are_refused(tmp_path, monkeypatch, capsys, option):
     with pytest.raises(SystemExit) as e:
         cli.main(["train", "cartpole-openes", option, "5"])
     assert e.value.code == 2
-    assert f"unrecognized arguments: {option}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("evojax-rl: error: ")  # one line, no usage dump
+    assert f"unrecognized arguments: {option}" in err
 
 
 def test_a_file_where_a_directory_belongs(tmp_path, capsys):
