@@ -68,3 +68,13 @@ def emit(result: dict) -> None:
     result = dict(result)
     result.setdefault("machine", machine())
     print(json.dumps(result), flush=True)
+
+
+def parse_only(parser, only: str, valid, what: str) -> list:
+    """The names in a comma-separated ``--only`` (all of ``valid`` when empty); an unknown name
+    is a usage error (``parser.error``)."""
+    names = [n for n in only.split(",") if n] or list(valid)
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        parser.error(f"unknown {what}(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+    return names

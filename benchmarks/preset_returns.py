@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from common import emit
+from common import emit, parse_only
 from evojax_rl.presets import PRESETS
 
 QUICK = ("cartpole-openes", "acrobot-openes", "mountaincarcontinuous-ga")
@@ -61,10 +61,7 @@ def main() -> int:
     ap.add_argument("--only", default="", help="comma-separated preset names")
     ap.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
     args = ap.parse_args()
-    names = [n for n in args.only.split(",") if n] or list(PRESETS)
-    unknown = [n for n in names if n not in PRESETS]
-    if unknown:
-        ap.error(f"unknown preset(s) {', '.join(unknown)}; valid: {', '.join(PRESETS)}")
+    names = parse_only(ap, args.only, PRESETS, "preset")
     chosen = [n for n in names if not args.quick or n in QUICK]
     rows = {}
     with tempfile.TemporaryDirectory() as workdir:

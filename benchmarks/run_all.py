@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 
+import common
 import report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -87,10 +88,7 @@ def main() -> int:
     ap.add_argument("--results", default=report.RESULTS, help="where results are saved")
     ap.add_argument("--out", default=report.OUT, help="the report to write")
     args = ap.parse_args()
-    names = [n for n in args.only.split(",") if n] or list(BENCHMARKS)
-    unknown = [n for n in names if n not in BENCHMARKS]
-    if unknown:
-        ap.error(f"unknown benchmark(s) {', '.join(unknown)}; valid: {', '.join(BENCHMARKS)}")
+    names = common.parse_only(ap, args.only, BENCHMARKS, "benchmark")
 
     failed = []
     walls = {}
