@@ -125,6 +125,15 @@ def _clean(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
+def _write_records(f, records: list[dict]) -> None:
+    """Write ``records`` to the open ``metrics.jsonl`` file ``f``, one JSON line each, and flush
+    them to disk."""
+    for r in records:
+        f.write(json.dumps(r) + "\n")
+    f.flush()
+    os.fsync(f.fileno())
+
+
 class RunLog:
     """Appends metrics, mirrors them to TensorBoard and redraws ``learning_curve.png``.
 
@@ -141,8 +150,7 @@ class RunLog:
         self.records = [r for r in read_metrics(self.path) if r.get("generation", 0) <= keep_until]
         tmp = os.path.join(out_dir, ".tmp-metrics.jsonl")
         with open(tmp, "w") as f:
-            for r in self.records:
-                f.write(json.dumps(r) + "\n")
+            _write_records(f, self.records)
         os.replace(tmp, self.path)
         tb = os.path.join(out_dir, "tb")
         if os.path.exists(tb):  # renamed first, so a half-deleted tb/ is never mistaken for one
@@ -170,10 +178,7 @@ class RunLog:
         """Append ``records`` to ``metrics.jsonl`` and TensorBoard; both are flushed to disk."""
         records = [{k: _clean(v) for k, v in r.items()} for r in records]
         with open(self.path, "a") as f:
-            for r in records:
-                f.write(json.dumps(r) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+            _write_records(f, records)
         self.records.extend(records)
         self._write_tb(records)
 
