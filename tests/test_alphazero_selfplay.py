@@ -158,3 +158,98 @@ def test_selfplay_bad_arguments(ttt):
         selfplay.make_selfplay(ttt, apply, batch=0, num_simulations=4)
     with pytest.raises(ValueError, match="opening_plies must be an int >= 0, got -1"):
         selfplay.make_selfplay(ttt, apply, batch=2, num_simulations=4, opening_plies=-1)
+
+
+# --- the replay window ---------------------------------------------------------------------------
+
+
+def _iteration(i, n=3):
+    """``n`` samples of iteration ``i``, told apart by ``value = 10 i + j``."""
+    value = 10.0 * i + jnp.arange(n, dtype=jnp.float32)
+    return selfplay.Sample(observation=jnp.stack([value, -value], 1),
+                           policy=jnp.tile(value[:, None], (1, 4)), value=value,
+                           valid=jnp.arange(n) != 1)
+
+
+def test_replay_keeps_the_last_window_in_order():
+    from evojax_rl.alphazero import replay as replay_lib
+
+    replay = replay_lib.make_replay(window=2, per_iteration=3, batch_size=6)
+    add = jax.jit(replay.add)
+    many = jax.jit(jax.vmap(replay.sample, in_axes=(None, 0)))  # 20 draws of 6, flattened
+    sample = lambda state, key: jax.tree.map(  # noqa: E731
+        lambda x: x.reshape((-1, *x.shape[2:])), many(state, jax.random.split(key, 20)))
+    state = replay.init(jax.tree.map(lambda x: x[0], _iteration(0)))
+    state = add(state, _iteration(1))
+    np.testing.assert_array_equal(replay.contents(state).value, [10, 11, 12])
+    # Before the ring is full, sampling draws only the written part (never the zero storage).
+    drawn = sample(state, jax.random.key(0))
+    assert drawn.value.shape == (120,) and set(np.asarray(drawn.value)) == {10.0, 11.0, 12.0}
+    for i in (2, 3):
+        state = add(state, _iteration(i))
+    stored = replay.contents(state)
+    np.testing.assert_array_equal(stored.value, [20, 21, 22, 30, 31, 32])
+    np.testing.assert_array_equal(stored.observation[:, 1], -stored.value)
+    np.testing.assert_array_equal(stored.valid, [True, False, True] * 2)
+    assert int(replay.size(state)) == 6
+    drawn = sample(state, jax.random.key(1))
+    assert set(np.asarray(drawn.value)) == {20.0, 21.0, 22.0, 30.0, 31.0, 32.0}
+    # Each drawn position comes whole: its fields belong together, invalid stays invalid.
+    np.testing.assert_array_equal(np.asarray(drawn.policy)[:, 0], np.asarray(drawn.value))
+    np.testing.assert_array_equal(np.asarray(drawn.valid), np.asarray(drawn.value) % 10 != 1)
+    with pytest.raises(ValueError, match="add takes per_iteration=3 samples, got 2"):
+        replay.add(state, jax.tree.map(lambda x: x[:2], _iteration(4)))
+    with pytest.raises(ValueError, match="batch_size must be an int from 1 to 6, got 7"):
+        replay_lib.make_replay(window=2, per_iteration=3, batch_size=7)
+
+
+# --- the learner ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def learner_setup(ttt, mlp, played):
+    import optax
+
+    from evojax_rl.alphazero import learn
+    from evojax_rl.alphazero import replay as replay_lib
+
+    apply, params = mlp
+    samples = played[0]
+    replay = replay_lib.make_replay(window=1, per_iteration=samples.value.shape[0], batch_size=32)
+    state = replay.add(replay.init(jax.tree.map(lambda x: x[0], samples)), samples)
+    optimizer = optax.adam(1e-2)
+    return learn.make_learner(apply, optimizer, replay), optimizer, params, state, samples
+
+
+def test_learner_loss_decreases(learner_setup):
+    learner, optimizer, params, state, samples = learner_setup
+    loss = jax.jit(learner.loss)
+    before, _ = loss(params, samples)
+    trained, _, metrics = learner.train(params, optimizer.init(params), state,
+                                        jax.random.key(0), 40)
+    after, parts = loss(trained, samples)
+    assert float(after) < 0.8 * float(before)
+    assert set(metrics) >= {"loss", "policy_loss", "value_loss"}
+    assert np.isfinite(float(metrics["loss"])) and float(parts["value_loss"]) >= 0
+
+
+def test_learner_ignores_invalid_positions(learner_setup):
+    learner, _, params, _, samples = learner_setup
+    invalid = ~np.asarray(samples.valid)
+    assert invalid.any() and (~invalid).any()
+    garbage = selfplay.Sample(
+        observation=jnp.where(invalid[:, None, None, None], jnp.nan, samples.observation),
+        policy=jnp.where(invalid[:, None], 7.0, samples.policy),
+        value=jnp.where(invalid, -5.0, samples.value), valid=samples.valid)
+    grad = jax.jit(jax.value_and_grad(learner.loss, has_aux=True))
+    (clean, _), g_clean = grad(params, samples)
+    (dirty, _), g_dirty = grad(params, garbage)
+    assert float(clean) == float(dirty)
+    jax.tree.map(np.testing.assert_array_equal, g_clean, g_dirty)
+    # The same as the loss on the valid positions alone.
+    only = jax.tree.map(lambda x: x[~invalid], samples)
+    np.testing.assert_allclose(float(jax.jit(learner.loss)(params, only)[0]), float(clean),
+                               rtol=1e-6)
+    # Marking a valid position invalid does change it (the mask is read).
+    fewer = samples._replace(valid=samples.valid & (jnp.arange(invalid.size) != np.argmin(invalid)))
+    assert float(jax.jit(learner.loss)(params, fewer)[0]) != float(clean)
