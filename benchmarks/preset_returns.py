@@ -61,7 +61,8 @@ def main() -> int:
     ap.add_argument("--only", default="", help="comma-separated preset names")
     ap.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
     args = ap.parse_args()
-    names = parse_only(ap, args.only, PRESETS, "preset")
+    es_presets = {n: p for n, p in PRESETS.items() if p.config.kind == "es"}  # AlphaZero: own scripts
+    names = parse_only(ap, args.only, es_presets, "preset")
     chosen = [n for n in names if not args.quick or n in QUICK]
     rows = {}
     with tempfile.TemporaryDirectory() as workdir:

@@ -4,13 +4,13 @@ Fitness is **maximized** everywhere; to minimize ``f``, pass ``-f``.
 """
 
 from evojax_rl import (  # noqa: F401
-    checkpoint,
     mcts,
     obs_norm,
     policies,
     presets,
     problems,
     rollout,
+    runs,
     shaping,
     strategies,
 )

@@ -1,9 +1,11 @@
 """The ``evojax-rl`` command.
 
     evojax-rl presets
-    evojax-rl train PRESET [--seed N] [--generations N] [--popsize N] [--out DIR]
+    evojax-rl train PRESET [--seed N] [--generations N | --iterations N] [--popsize N]
+                           [--out DIR]
                            [--checkpoint-every N] [--resume | --overwrite] [--no-progress]
     evojax-rl eval DIR [--episodes N]
+    evojax-rl play DIR [--simulations N] [--first human|agent]
 
 Bad input gives one sentence on stderr and exit status 2, with nothing written. Options must be
 spelled out (no abbreviations: ``--pop 8`` is refused, not read as ``--popsize 8``).
@@ -33,15 +35,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="evojax-rl", description="Neuroevolution on JAX environments.",
+    ap = _Parser(prog="evojax-rl", description="Evolution strategies and AlphaZero on JAX environments and games.",
                  allow_abbrev=False)
     sub = ap.add_subparsers(dest="command", required=True)
     sub.add_parser("presets", help="list the named configurations", allow_abbrev=False)
     t = sub.add_parser("train", help="train a preset", allow_abbrev=False)
     t.add_argument("preset")
     t.add_argument("--seed", type=int, default=None, help="PRNG seed (default 0)")
-    t.add_argument("--generations", type=int, default=None, help="override the preset's generations")
-    t.add_argument("--popsize", type=int, default=None, help="override the preset's population size")
+    t.add_argument("--generations", type=int, default=None,
+                   help="override an ES preset's generations")
+    t.add_argument("--iterations", type=int, default=None,
+                   help="override an AlphaZero preset's iterations (self-play, then training)")
+    t.add_argument("--popsize", type=int, default=None, help="override an ES preset's population size")
     t.add_argument("--out", default=None,
                    help="run directory (default runs/PRESET-sSEED, numbered -2, -3, ... if taken; "
                         "with --resume the newest of those)")
@@ -55,7 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     e = sub.add_parser("eval", help="evaluate a run's newest checkpoint", allow_abbrev=False)
     e.add_argument("dir")
-    e.add_argument("--episodes", type=int, default=None, help="fresh episodes (default: the run's eval_episodes)")
+    e.add_argument("--episodes", type=int, default=None,
+                   help="ES runs: fresh episodes (default: the run's eval_episodes)")
+    p = sub.add_parser("play", help="play against an AlphaZero run's agent in the terminal",
+                       allow_abbrev=False)
+    p.add_argument("dir", help="the run directory (its newest checkpoint is the agent)")
+    p.add_argument("--simulations", type=int, default=None,
+                   help="the agent's search simulations per move (default: the run's)")
+    p.add_argument("--first", choices=("human", "agent"), default="human",
+                   help="who moves first (default: you)")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed of the agent's search")
     return ap
 
 
@@ -63,24 +77,17 @@ def _cmd_presets() -> int:
     from evojax_rl.presets import PRESETS
 
     for name, p in PRESETS.items():
-        c = p.config
-        print(f"{name}\n    {p.description}\n    env {c.env}, strategy {c.strategy}, popsize {c.popsize}, "
-              f"generations {c.generations}\n    expected: {p.expected}")
+        print(f"{name}\n    {p.description}\n    {p.summary}\n    expected: {p.expected}")
     return 0
 
 
 def _read_run(out: str) -> dict:
-    path = os.path.join(out, "config.json")
+    from evojax_rl.runs import driver
+
     try:
-        with open(path) as f:
-            run = json.load(f)
-    except FileNotFoundError:
-        raise UsageError(f"{out!r} is not an evojax-rl run directory (no config.json).") from None
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read {path!r}: {e}.") from None
-    if not isinstance(run, dict) or not isinstance(run.get("config"), dict) or "seed" not in run:
-        raise UsageError(f"{path!r} is not an evojax-rl run configuration.")
-    return run
+        return driver.read_run(out)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _default_out(preset: str, seed: int, resume: bool) -> str:
@@ -104,80 +111,104 @@ def _check_int(name: str, value: int | None, minimum: int = 1, maximum: int | No
         check_int(name, value, minimum, maximum)
 
 
+def _overrides(args, config, preset: str) -> dict:
+    """The options that override fields of ``config``; an option the trainer does not have is
+    refused (``--popsize`` on an AlphaZero preset, ``--iterations`` on an ES one)."""
+    fields = {f.name for f in dataclasses.fields(config)}
+    out = {}
+    for option in ("generations", "iterations", "popsize", "checkpoint_every"):
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if option not in fields:
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{flag} does not apply to {preset!r}, a {config.kind!r} preset; its "
+                             f"options are {', '.join(_options_of(fields))}.")
+        out[option] = value
+    return out
+
+
+def _options_of(fields) -> list[str]:
+    return ["--" + o.replace("_", "-") for o in ("generations", "iterations", "popsize", "checkpoint_every")
+            if o in fields]
+
+
 def _cmd_train(args) -> int:
-    from evojax_rl import presets, run_log, trainer
+    from evojax_rl import presets, trainers
+    from evojax_rl.runs import driver
+    from evojax_rl.runs.log import check_run_dir
 
     preset = presets.get(args.preset)
     _check_int("--seed", args.seed, 0, 2**32 - 1)
     _check_int("--generations", args.generations)
+    _check_int("--iterations", args.iterations)
     _check_int("--popsize", args.popsize, 2)
     _check_int("--checkpoint-every", args.checkpoint_every, 0)
     seed = 0 if args.seed is None else args.seed
     out = args.out or _default_out(args.preset, seed, args.resume)
-    # The check train() makes again, here first so that its sentences name the options.
-    action = run_log.check_run_dir(out, resume=args.resume, overwrite=args.overwrite, flag="--{}")
+    # The check driver.run makes again, here first so that its sentences name the options.
+    action = check_run_dir(out, resume=args.resume, overwrite=args.overwrite, flag="--{}")
+    kind = preset.config.kind
     if args.resume:
         run = _read_run(out)
-        if run.get("name") != args.preset:
+        if run.get("name") != args.preset or run["kind"] != kind:
             raise UsageError(f"--resume: {out!r} holds a run of {run.get('name')!r}, not {args.preset!r}.")
         if args.seed is not None and args.seed != run["seed"]:
             raise UsageError(f"--resume: {out!r} was trained with seed {run['seed']}, not {args.seed}.")
         seed = run["seed"]
-        config = trainer.TrainConfig.from_json(run["config"])
-        if args.popsize is not None and args.popsize != config.popsize:
+        config = trainers.config_from_json(kind, run["config"])
+        if args.popsize is not None and args.popsize != getattr(config, "popsize", args.popsize):
             raise UsageError(f"--resume: {out!r} was trained with popsize {config.popsize}, not {args.popsize}.")
     else:
         config = preset.config
-    overrides = {}
-    if args.generations is not None:
-        overrides["generations"] = args.generations
-    if args.popsize is not None:
-        overrides["popsize"] = args.popsize
-    if args.checkpoint_every is not None:
-        overrides["checkpoint_every"] = args.checkpoint_every
-    config = dataclasses.replace(config, **overrides)
-    trainer.build(config)  # validates popsize against the strategy etc. before saying what follows
+    config = dataclasses.replace(config, **_overrides(args, config, args.preset))
+    # Builds (and so validates) everything before saying what follows; compiles nothing.
+    program = trainers.program(config)
     if action == "restart":
         print(f"evojax-rl: {out!r} holds a run that stopped before its first checkpoint; "
               "starting it afresh.", file=sys.stderr)
     elif action == "replace":
         print(f"evojax-rl: --overwrite: deleting the run in {out!r} and starting again.",
               file=sys.stderr)
-    result = trainer.train(config, out, seed=seed, resume=args.resume, overwrite=args.overwrite,
-                           progress=not args.no_progress, name=args.preset)
-    print(f"{args.preset}: mean policy returned {result['final_mean_return']:.1f} on "
-          f"{result['eval_episodes']} fresh episodes after {result['generations']} generations "
-          f"({result['wall_seconds']:.1f} s); run directory {out}")
+    result = driver.run(program, out, seed=seed, resume=args.resume, overwrite=args.overwrite,
+                        progress=not args.no_progress, name=args.preset)
+    print(f"{args.preset}: {trainers.headline(result)} ({result['wall_seconds']:.1f} s); "
+          f"run directory {out}")
     print(json.dumps(result))
     return 0
 
 
 def _cmd_eval(args) -> int:
-    from evojax_rl import checkpoint, trainer
+    from evojax_rl import trainers
+    from evojax_rl.runs import driver
 
     _check_int("--episodes", args.episodes)
-    if not os.path.exists(args.dir):
-        raise UsageError(f"run directory {args.dir!r} does not exist.")
-    if not os.path.isdir(args.dir):
-        raise UsageError(f"{args.dir!r} is not a directory; pass a run directory.")
     run = _read_run(args.dir)
     try:
-        config = trainer.TrainConfig.from_json(run["config"])
+        config = trainers.config_from_json(run["kind"], run["config"])
     except (TypeError, ValueError) as e:
         raise UsageError(f"{args.dir!r} holds an unreadable run configuration: {e}") from None
     if args.episodes is not None:
+        if not hasattr(config, "eval_episodes"):
+            raise UsageError(f"--episodes does not apply to {args.dir!r}, a {run['kind']!r} run.")
         config = dataclasses.replace(config, eval_episodes=args.episodes)
-    t = trainer.build(config)
-    ts, info = checkpoint.restore(os.path.join(args.dir, "checkpoints"), t.init(run["seed"]))
-    returns = float(t.evaluate(ts, run["seed"]))
+    program = trainers.program(config)
+    state, _ = driver.restore_latest(program, args.dir, run["seed"])
     print(json.dumps({
         "dir": args.dir,
-        "generation": int(ts.generation),
-        "episodes": config.eval_episodes,
-        "mean_return": returns,
-        "params_sha256": trainer.params_sha256(t.mean_params(ts)),
+        program.unit: program.steps_done(state),
+        **trainers.eval_record(config, program.evaluate(state, run["seed"])),
+        "params_sha256": driver.params_sha256(program.params(state)),
     }))
     return 0
+
+
+def _cmd_play(args) -> int:
+    from evojax_rl.alphazero import play
+
+    _check_int("--simulations", args.simulations)
+    return play.main(args.dir, num_simulations=args.simulations, human_first=args.first,
+                     seed=args.seed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_presets()
         if args.command == "train":
             return _cmd_train(args)
+        if args.command == "play":
+            return _cmd_play(args)
         return _cmd_eval(args)
     except ValueError as e:  # UsageError, CheckpointError and configuration errors
         print(f"evojax-rl: error: {e}", file=sys.stderr)

@@ -10,25 +10,34 @@ published figure (gymnax's ES checkpoints) is kept beside it where there is one.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from evojax_rl.alphazero.config import AlphaZeroConfig
 from evojax_rl.trainer import TrainConfig
 
 
 class Preset(NamedTuple):
     """A named configuration. ``floor``: seed 0's final mean-policy return is >= this on any
-    machine (conservative). ``published``: the published figure, None where there is none.
-    ``note``: human text printed after the floor (run length, caveats)."""
+    machine (conservative; ES presets, None for others). ``published``: the published figure,
+    None where there is none. ``note``: human text printed after the floor (run length,
+    caveats; for AlphaZero presets, what the run reaches and where it is measured)."""
 
-    config: TrainConfig
+    config: Any
     description: str
-    floor: float
+    floor: float | None
     published: float | None
     note: str
 
     @property
+    def summary(self) -> str:
+        """One line on the configuration (``config.describe()``)."""
+        return self.config.describe()
+
+    @property
     def expected(self) -> str:
         """Human text: the floor, the published figure, the note."""
+        if self.floor is None:
+            return self.note
         pub = "no published figure" if self.published is None else f"published {self.published:g}"
         return f"return >= {self.floor:g} with seed 0 ({pub}); {self.note}"
 
@@ -135,6 +144,56 @@ PRESETS: dict[str, Preset] = {
         40.0, None,
         "20 generations, ~105 s on 2 CPU cores (~70 s of it compiling brax); "
         "a smoke run, far from a trained Ant.",
+    ),
+    "tictactoe-alphazero": Preset(
+        AlphaZeroConfig(
+            game="tic_tac_toe",
+            network="mlp",
+            hidden=(128, 128),
+            search="gumbel",
+            num_simulations=32,
+            selfplay_batch=512,
+            opening_plies=2,
+            replay_window=4,
+            batch_size=512,
+            updates=32,
+            learning_rate=1e-3,
+            iterations=30,
+            chunk=3,
+            eval_games=200,
+            mcts_simulations=100,
+        ),
+        "AlphaZero (Gumbel MuZero, 32 simulations) on pgx tic-tac-toe, MLP 128x2, 512 self-play "
+        "games per iteration, 30 iterations (needs the [games] extra).",
+        None, None,
+        "perfect play: no line lost against the perfect player over all its optimal replies in "
+        "both seats, and no game lost to random (benchmarks/alphazero_tictactoe.py).",
+    ),
+    "connect4-alphazero": Preset(
+        AlphaZeroConfig(
+            game="connect_four",
+            network="resnet",
+            channels=32,
+            blocks=2,
+            search="gumbel",
+            num_simulations=32,
+            selfplay_batch=256,
+            opening_plies=2,
+            replay_window=4,
+            batch_size=512,
+            updates=64,
+            learning_rate=1e-3,
+            iterations=100,
+            chunk=10,
+            eval_games=100,
+            eval_simulations=64,
+            mcts_simulations=200,
+        ),
+        "AlphaZero (Gumbel MuZero, 32 simulations) on pgx connect four, ResNet 2x32, 256 "
+        "self-play games per iteration, 100 iterations (needs the [games] extra).",
+        None, None,
+        "see BENCHMARKS.md for the curve against random and against pure MCTS with 200 "
+        "random-rollout simulations.",
     ),
 }
 

@@ -12,24 +12,24 @@ Keys: ``key(seed)`` is folded with 0 (initial params), 1 (the training stream, s
 generation) and 2 (evaluation: folded again with the generation), so evaluating or not never
 changes training.
 
-Output directory (see ``run_log``): ``config.json``, ``metrics.jsonl``, ``tb/``,
+Output directory (see ``runs.log``; the loop around the chunks is ``runs.driver``): ``config.json``, ``metrics.jsonl``, ``tb/``,
 ``learning_curve.png``, ``checkpoints/gen_<G>/``, and at the end ``result.json``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import time
 import warnings
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evojax_rl import checkpoint, distributed, obs_norm, run_log, strategies
+from evojax_rl import distributed, obs_norm, strategies
+from evojax_rl.runs import driver
+from evojax_rl.runs.log import Panel
 from evojax_rl.policies import mlp_policy
 from evojax_rl.problems.env import make
 from evojax_rl.rollout import make_rollout
@@ -71,6 +71,13 @@ class TrainConfig:
     obs_norm: bool = True
     common_random_numbers: bool = False
     target_return: float | None = None
+
+    kind: ClassVar[str] = "es"
+
+    def describe(self) -> str:
+        """One line: environment, strategy, population, generations."""
+        return (f"env {self.env}, strategy {self.strategy}, popsize {self.popsize}, "
+                f"generations {self.generations}")
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -220,33 +227,51 @@ def build(config: TrainConfig) -> Trainer:
     return Trainer(config, init, run_chunk, evaluate, mean_params, devices, compile)
 
 
-def params_sha256(params: Any) -> str:
-    """SHA-256 of the bytes of every leaf of ``params``, in tree order."""
-    h = hashlib.sha256()
-    for leaf in jax.tree_util.tree_leaves(params):
-        h.update(np.ascontiguousarray(np.asarray(jax.device_get(leaf))).tobytes())
-    return h.hexdigest()
+def program(config: TrainConfig) -> driver.Program:
+    """The ES trainer as the run driver's ``Program`` (steps are generations)."""
+    t = build(config)
+
+    def run_chunk(ts, length):
+        ts, metrics = t.run_chunk(ts, length)
+        return ts, driver.to_records(metrics, "generation")
+
+    def evaluate(ts, seed):
+        return {"eval_return": float(t.evaluate(ts, seed))}
+
+    def finished(evaluation):
+        return config.target_return is not None and evaluation["eval_return"] >= config.target_return
+
+    def summary(ts, seed, evaluation):
+        return {"env": config.env, "popsize": config.popsize, "generations": int(ts.generation),
+                "final_mean_return": evaluation["eval_return"],
+                "eval_episodes": config.eval_episodes, "target_reached": finished(evaluation)}
+
+    return driver.Program(
+        kind="es", config=config, unit="generation", total=config.generations,
+        chunk=config.chunk, checkpoint_every=config.checkpoint_every, init=t.init,
+        steps_done=lambda ts: int(ts.generation), compile=t.compile, run_chunk=run_chunk,
+        evaluate=evaluate, finished=finished,
+        postfix=lambda r: f"mean={r['mean_return']:.1f}, eval={r['eval_return']:.1f}",
+        summary=summary, params=t.mean_params, title=config.env, panels=PANELS,
+        early_stop=config.target_return is not None, finished_text="target reached")
 
 
-def _to_host(metrics: dict) -> list[dict]:
-    m = {k: np.asarray(v) for k, v in jax.device_get(metrics).items()}
-    n = len(m["generation"])
-    return [{k: (int(v[i]) if v.dtype.kind in "iu" else float(v[i])) for k, v in m.items()} for i in range(n)]
+Config = TrainConfig
 
 
-def _leg(start: int, end: int, t0: float) -> dict:
-    """One call of ``train``: the generations it took the run from and to, and its seconds."""
-    return {"start": start, "end": end, "seconds": round(time.perf_counter() - t0, 3)}
+def headline(result: dict) -> str:
+    """One line on a finished ES run."""
+    return (f"mean policy returned {result['final_mean_return']:.1f} on {result['eval_episodes']} "
+            f"fresh episodes after {result['generations']} generations")
 
 
-def _check_owner(info: dict, root: str, name: str, seed: int) -> None:
-    """Refuse a checkpoint written by another run (another name or seed)."""
-    owner = info["meta"]
-    if owner.get("name") != name or owner.get("seed") != seed:
-        raise checkpoint.CheckpointError(
-            f"the newest checkpoint in {root!r} was written by run {owner.get('name')!r} with seed "
-            f"{owner.get('seed')}, not by {name!r} with seed {seed}; resume with the run's own "
-            "name and seed.")
+def eval_record(config: TrainConfig, evaluation: dict) -> dict:
+    """``evojax-rl eval``'s fields: the episodes and the mean policy's mean return."""
+    return {"episodes": config.eval_episodes, "mean_return": evaluation["eval_return"]}
+
+
+PANELS = (Panel("return", lines=(("mean_return", "population mean"), ("max_return", "population best")),
+                points=(("eval_return", "mean policy (eval)"),)),)
 
 
 def train(
@@ -259,105 +284,13 @@ def train(
     progress: bool = True,
     name: str = "",
 ) -> dict:
-    """Run (or resume) a training run; returns the ``result.json`` contents.
+    """Run (or resume) an ES training run; returns the ``result.json`` contents.
 
-    ``out_dir=None`` keeps everything in memory (no logs, no checkpoints). Otherwise ``out_dir``
-    may be new, empty, or hold a run that stopped before its first checkpoint (it is started
-    afresh); one that holds a run (a checkpoint or ``result.json``) is refused unless ``resume``
-    (restore the newest checkpoint, which must carry this ``name`` and ``seed``, and continue to
-    ``config.generations``) or ``overwrite`` (delete that run and start again). All of this is
-    checked before anything is compiled or written (``run_log.check_run_dir``).
-
-    Each call is a *leg* of the run: ``legs`` lists ``{"start", "end", "seconds"}`` (generations
-    and wall-clock seconds, compilation included) and ``wall_seconds`` is their sum. A killed leg
-    counts up to its last checkpoint; what it ran after that is run, and counted, again by the
-    leg that resumes it.
+    The run directory, resume, overwrite, legs and ``result.json`` are the run driver's
+    (``runs.driver.run``, where they are documented). ``result.json`` adds ``env``, ``popsize``,
+    ``generations``, ``final_mean_return`` (the mean policy's return on ``eval_episodes`` fresh
+    episodes), ``eval_episodes`` and ``target_reached``; ``params_sha256`` hashes the mean
+    policy's parameters.
     """
-    t0 = time.perf_counter()
-    seed = check_int("seed", seed, 0, 2**32 - 1)
-    validate(config)
-    action = None
-    if out_dir:
-        action = run_log.check_run_dir(out_dir, resume=resume, overwrite=overwrite)
-    elif resume:
-        raise ValueError("resume=True needs out_dir, the directory of the run to resume.")
-    ckpt_dir = os.path.join(out_dir, "checkpoints") if out_dir else None
-    if resume:
-        _check_owner(checkpoint.read_meta(ckpt_dir), ckpt_dir, name, seed)
-    trainer = build(config)
-    ts = trainer.init(seed)
-    start, earlier_legs = 0, []
-    if resume:
-        ts, info = checkpoint.restore(ckpt_dir, ts)
-        start, earlier_legs = int(ts.generation), info["meta"].get("legs", [])
-    log = None
-    if out_dir:
-        run_log.prepare_run_dir(out_dir, action)
-        run_log.write_json_atomic(os.path.join(out_dir, "config.json"),
-                                  {"name": name, "seed": seed, "config": config.to_json()})
-        log = run_log.RunLog(out_dir, keep_until=start)
-    g, last_ckpt, eval_return, reached = start, start, None, False
-    if resume and config.target_return is not None:
-        # A run that stopped on its target is finished: resuming it must not run on. The eval
-        # key depends only on (seed, generation), so this repeats the run's last evaluation.
-        eval_return = float(trainer.evaluate(ts, seed))
-        reached = eval_return >= config.target_return
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        # A run that stopped on its target shows as complete, not frozen part-way like an abort.
-        bar = tqdm(total=start if reached else config.generations,
-                   initial=min(start, config.generations), desc=name or config.env, unit="gen",
-                   dynamic_ncols=True, postfix="target reached" if reached else "compiling")
-    try:
-        if g < config.generations and not reached:
-            trainer.compile(ts, min(config.chunk, config.generations - g))
-        if bar is not None:
-            bar.unpause()  # the bar's clock starts now, so its rate leaves compilation out
-        while g < config.generations and not reached:
-            length = min(config.chunk, config.generations - g)
-            ts, metrics = trainer.run_chunk(ts, length)
-            records = _to_host(metrics)
-            g = records[-1]["generation"]
-            eval_return = float(trainer.evaluate(ts, seed))
-            records[-1]["eval_return"] = eval_return
-            reached = config.target_return is not None and eval_return >= config.target_return
-            if log is not None:
-                log.append(records)
-                log.plot(name or config.env)
-                due = config.checkpoint_every and g - last_ckpt >= config.checkpoint_every
-                if due or g >= config.generations or reached:
-                    checkpoint.save(ckpt_dir, g, ts, {"name": name, "seed": seed,
-                                                      "legs": earlier_legs + [_leg(start, g, t0)]})
-                    last_ckpt = g
-            if bar is not None:
-                if reached:
-                    bar.total = g
-                bar.set_postfix_str(f"mean={records[-1]['mean_return']:.1f}, eval={eval_return:.1f}"
-                                    + (", target reached" if reached else ""), refresh=False)
-                bar.update(length)  # draws once per chunk (the postfix above does not draw)
-    finally:
-        if bar is not None:
-            bar.close()
-        if log is not None:
-            log.close()
-    if eval_return is None:  # resumed a finished run: nothing ran
-        eval_return = float(trainer.evaluate(ts, seed))
-    legs = earlier_legs + [_leg(start, int(ts.generation), t0)]
-    result = {
-        "name": name,
-        "env": config.env,
-        "seed": seed,
-        "popsize": config.popsize,
-        "generations": int(ts.generation),
-        "final_mean_return": eval_return,
-        "eval_episodes": config.eval_episodes,
-        "target_reached": reached,
-        "wall_seconds": round(sum(leg["seconds"] for leg in legs), 3),
-        "legs": legs,
-        "params_sha256": params_sha256(trainer.mean_params(ts)),
-    }
-    if out_dir:
-        run_log.write_json_atomic(os.path.join(out_dir, "result.json"), result)
-    return result
+    return driver.run(program(config), out_dir, seed=seed, resume=resume, overwrite=overwrite,
+                      progress=progress, name=name)

@@ -12,7 +12,7 @@ from test_run_dir import metrics_points, tb_points
 
 from evojax_rl import cli
 from evojax_rl.presets import PRESETS
-from evojax_rl.run_log import read_metrics
+from evojax_rl.runs.log import read_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -84,7 +84,7 @@ def test_a_file_where_a_directory_belongs(tmp_path, capsys):
     afile.write_text("keep")
     assert f"run directory {str(afile)!r} exists and is not a directory." in bad(
         capsys, "train", "cartpole-openes", "--out", str(afile))
-    assert f"{str(afile)!r} is not a directory; pass a run directory." in bad(
+    assert f"run directory {str(afile)!r} is not a directory." in bad(
         capsys, "eval", str(afile))
     assert afile.read_text() == "keep"
 

@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from evojax_rl import checkpoint
-from evojax_rl.run_log import check_run_dir, read_metrics
+from evojax_rl.runs import checkpoint
+from evojax_rl.runs.log import check_run_dir, read_metrics
 from evojax_rl.trainer import TrainConfig, train
 
 SMALL = TrainConfig(env="CartPole-v1", hidden=(8,), popsize=16, generations=2, chunk=2,
@@ -106,7 +106,7 @@ def test_overwrite_replaces_a_run_with_files_of_the_usual_modes(tmp_path):
 
 
 def test_tensorboard_is_on_disk_when_append_returns(tmp_path):
-    from evojax_rl.run_log import RunLog
+    from evojax_rl.runs.log import RunLog
 
     log = RunLog(str(tmp_path))
     log.append([{"generation": g, "mean_return": 0.5 * g, "nonfinite": 0} for g in (1, 2, 3)])

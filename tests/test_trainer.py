@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from test_run_dir import metrics_points, tb_points
 
-from evojax_rl import checkpoint, trainer
+from evojax_rl import trainer
+from evojax_rl.runs import checkpoint
 from evojax_rl.problems import make, register
 from evojax_rl.trainer import TrainConfig, build, train
 

@@ -1,7 +1,7 @@
 """The run directory, and what a run writes to it on the host once per chunk.
 
-A run directory holds ``config.json``, ``metrics.jsonl`` (one JSON object per generation;
-chunk-end records also carry ``eval_return``, the mean policy on fresh episodes), ``tb/``
+A run directory holds ``config.json``, ``metrics.jsonl`` (one JSON object per step, a
+generation or an iteration; chunk-end records also carry the trainer's evaluation), ``tb/``
 (TensorBoard scalars of the same records), ``learning_curve.png``, ``checkpoints/`` and, once the
 run ends, ``result.json``. ``metrics.jsonl`` is the record: when a run starts or resumes, the
 records after the checkpoint it resumes from are dropped and ``tb/`` is rebuilt from what is
@@ -20,9 +20,9 @@ import os
 import secrets
 import shutil
 import time
-from typing import Iterable
+from typing import Iterable, NamedTuple, Sequence
 
-from evojax_rl import checkpoint
+from evojax_rl.runs import checkpoint
 
 # What a run writes, in the order ``clear_run`` deletes it: first what marks a run as finished or
 # resumable, so that a half-cleared directory never looks like either.
@@ -134,20 +134,33 @@ def _write_records(f, records: list[dict]) -> None:
     os.fsync(f.fileno())
 
 
+class Panel(NamedTuple):
+    """One panel of ``learning_curve.png``: ``lines`` are ``(metric, label)`` drawn for every
+    record that has the metric, ``points`` the same drawn as markers (metrics logged only at
+    evaluations)."""
+
+    ylabel: str
+    lines: tuple = ()
+    points: tuple = ()
+
+
 class RunLog:
     """Appends metrics, mirrors them to TensorBoard and redraws ``learning_curve.png``.
 
-    ``keep_until``: the generation the run starts from (the resumed checkpoint's; 0 for a fresh
-    run). Records after it, which a killed run logged past its last checkpoint, are dropped from
-    ``metrics.jsonl``, and ``tb/`` is rebuilt from the records kept.
+    ``step_key``: the record field that counts steps (``"generation"``, ``"iteration"``): the
+    TensorBoard step and the PNG's x axis. ``keep_until``: the step the run starts from (the
+    resumed checkpoint's; 0 for a fresh run). Records after it, which a killed run logged past
+    its last checkpoint, are dropped from ``metrics.jsonl``, and ``tb/`` is rebuilt from the
+    records kept.
     """
 
-    def __init__(self, out_dir: str, keep_until: int = 0):
+    def __init__(self, out_dir: str, keep_until: int = 0, step_key: str = "generation"):
         from tensorboardX.event_file_writer import EventsWriter
 
         self.out_dir = out_dir
+        self.step_key = step_key
         self.path = os.path.join(out_dir, "metrics.jsonl")
-        self.records = [r for r in read_metrics(self.path) if r.get("generation", 0) <= keep_until]
+        self.records = [r for r in read_metrics(self.path) if r.get(step_key, 0) <= keep_until]
         tmp = os.path.join(out_dir, ".tmp-metrics.jsonl")
         with open(tmp, "w") as f:
             _write_records(f, self.records)
@@ -169,9 +182,9 @@ class RunLog:
 
         for r in records:
             for k, v in r.items():
-                if k != "generation" and isinstance(v, (int, float)):
+                if k != self.step_key and isinstance(v, (int, float)):
                     self.writer.write_event(
-                        Event(wall_time=time.time(), step=r["generation"], summary=scalar(k, v)))
+                        Event(wall_time=time.time(), step=r[self.step_key], summary=scalar(k, v)))
         self.writer.flush()
 
     def append(self, records: Iterable[dict]) -> None:
@@ -182,30 +195,37 @@ class RunLog:
         self.records.extend(records)
         self._write_tb(records)
 
-    def plot(self, title: str) -> None:
-        """Redraw ``learning_curve.png`` (with matplotlib's object API: pyplot and its global
-        backend, which a notebook's inline plots depend on, are left alone)."""
+    def plot(self, title: str, panels: Sequence[Panel]) -> None:
+        """Redraw ``learning_curve.png``, one row per panel (with matplotlib's object API: pyplot
+        and its global backend, which a notebook's inline plots depend on, are left alone)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        gens = [r["generation"] for r in self.records]
-        fig = Figure(figsize=(6, 4))
+        fig = Figure(figsize=(6, 1 + 3 * len(panels)))
         FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        for key, label in (("mean_return", "population mean"), ("max_return", "population best")):
-            ys = [r.get(key) for r in self.records]
-            ax.plot(gens, [float("nan") if y is None else y for y in ys], label=label, lw=1)
-        ev = [(r["generation"], r["eval_return"]) for r in self.records if r.get("eval_return") is not None]
-        if ev:
-            ax.plot(*zip(*ev), "o-", label="mean policy (eval)", ms=3)
-        ax.set_xlabel("generation")
-        ax.set_ylabel("return")
-        ax.set_title(title)
-        ax.legend(loc="lower right")
+        axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+        for ax, panel in zip(axes, panels):
+            for key, label in panel.lines:
+                xy = self._series(key)
+                if xy:
+                    ax.plot(*zip(*xy), label=label, lw=1)
+            for key, label in panel.points:
+                xy = self._series(key)
+                if xy:
+                    ax.plot(*zip(*xy), "o-", label=label, ms=3)
+            ax.set_ylabel(panel.ylabel)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="best", fontsize="small")
+        axes[0].set_title(title)
+        axes[-1].set_xlabel(self.step_key)
         fig.tight_layout()
         tmp = os.path.join(self.out_dir, ".tmp-learning_curve.png")
         fig.savefig(tmp, dpi=80)
         os.replace(tmp, os.path.join(self.out_dir, "learning_curve.png"))
+
+    def _series(self, key: str) -> list[tuple]:
+        """``(step, value)`` of every record holding a finite ``key``."""
+        return [(r[self.step_key], r[key]) for r in self.records if r.get(key) is not None]
 
     def close(self) -> None:
         self.writer.close()
