@@ -12,17 +12,18 @@ pytest.importorskip("pgx")
 
 from evojax_rl.alphazero import evaluate  # noqa: E402
 from evojax_rl.alphazero import game as game_lib  # noqa: E402
+from evojax_rl.alphazero import perfect  # noqa: E402
 
 TTT = game_lib.make_game("tic_tac_toe")
 
 
-_STEP = jax.jit(TTT.env.step)
+_INIT, _STEP = jax.jit(TTT.env.init), jax.jit(TTT.env.step)
 
 
 def _position(moves, batch=1):
     """``batch`` copies of the tic-tac-toe position after ``moves`` (cells, X first), played
     through pgx."""
-    state = jax.jit(TTT.env.init)(jax.random.PRNGKey(0))
+    state = _INIT(jax.random.PRNGKey(0))
     for a in moves:
         state = _STEP(state, jnp.int32(a))
     return jax.tree.map(lambda x: jnp.repeat(x[None], batch, axis=0), state)
@@ -108,3 +109,120 @@ def test_rollout_mcts_beats_random():
     # Measured over 20 keys: score 0.81 to 0.94 (random against random: about 0.5).
     assert evaluate.score(result) >= 0.75, result
     assert result["win"] >= 25, result
+
+
+# --- perfect: the solver ------------------------------------------------------------------------
+
+def _board(x=(), o=()):
+    board = -np.ones(9, np.int64)
+    board[list(x)] = 0
+    board[list(o)] = 1
+    return board
+
+
+def test_solver_values():
+    values = perfect.solve()
+    assert len(values) == 5478  # the positions reachable in play, finished ones included
+    assert values[perfect.board_code(_board())] == 0  # tic-tac-toe is a draw
+    assert perfect.optimal_moves(_board(), 0) == list(range(9))  # every first move draws
+    # X has 0-1, O has 3-4, X to move: X wins at once.
+    assert values[perfect.board_code(_board(x=(0, 1), o=(3, 4)))] == 1
+    assert perfect.optimal_moves(_board(x=(0, 1), o=(3, 4)), 0) == [2]
+    # O to move against three threats of X (1, 3, 4) and none of its own: lost, every move.
+    fork = _board(x=(0, 2, 6), o=(7, 8))
+    assert values[perfect.board_code(fork)] == -1
+    assert perfect.optimal_moves(fork, 1) == [1, 3, 4, 5]
+    # Known replies: to a corner only the center draws; to the center only a corner.
+    assert perfect.optimal_moves(_board(x=(0,)), 1) == [4]
+    assert perfect.optimal_moves(_board(x=(4,)), 1) == [0, 2, 6, 8]
+    assert perfect.optimal_moves(_board(x=(0, 1, 2), o=(3, 4)), 1) == []  # over
+    with pytest.raises(ValueError, match="not reachable"):
+        perfect.optimal_moves(_board(x=(0,)), 0)  # O is to move here
+
+
+def test_cells_and_win_lines_agree_with_pgx():
+    for line in perfect.WIN_LINES:
+        others = [c for c in range(9) if c not in line][:2]
+        moves = [line[0], others[0], line[1], others[1], line[2]]  # X completes ``line``
+        state = _INIT(jax.random.PRNGKey(0))
+        for ply, a in enumerate(moves):
+            mover, color = int(state.current_player), int(state._x.color)
+            before = np.asarray(state._x.board)
+            state = _STEP(state, jnp.int32(a))
+            after = np.asarray(state._x.board)
+            assert after[a] == color and np.array_equal(np.delete(after, a), np.delete(before, a))
+            assert bool(state.terminated) == perfect.is_terminal(after) == (ply == 4)
+        assert perfect.winner(after) == 0
+        assert float(state.rewards[mover]) == 1.0 and float(state.rewards[1 - mover]) == -1.0
+
+
+def test_random_games_agree_with_the_solver():
+    step, play = jax.jit(jax.vmap(TTT.env.step)), jax.jit(evaluate.random_player(TTT))
+    state = jax.device_get(game_lib.init(TTT, jax.random.PRNGKey(3), 256))
+    values = perfect.solve()
+    for ply in range(9):
+        live = ~np.asarray(state.terminated)
+        for board, color in zip(state._x.board[live], state._x.color[live]):
+            assert perfect.board_code(board) in values and perfect.color_to_move(board) == color
+        mover = np.asarray(state.current_player)
+        action = play(jax.random.PRNGKey(ply), state)
+        state = jax.device_get(step(state, action))
+        for b in np.flatnonzero(live):
+            board = state._x.board[b]
+            assert bool(state.terminated[b]) == perfect.is_terminal(board)
+            won = perfect.winner(board) >= 0
+            assert state.rewards[b, mover[b]] == (1.0 if won else 0.0)
+    assert np.asarray(state.terminated).all()
+
+
+# --- perfect: the player and the exhaustive lines ------------------------------------------------
+
+def _lowest_legal(key, state):
+    del key
+    return jnp.argmax(state.legal_action_mask, axis=-1).astype(jnp.int32)
+
+
+def _expected_lines(first: bool) -> int:
+    """Lines of the lowest-optimal player against every optimal reply, counted in Python."""
+    def count(board, color, mine):
+        if perfect.is_terminal(board):
+            return 1
+        moves = perfect.optimal_moves(board, color)
+        total = 0
+        for a in (moves[:1] if color == mine else moves):
+            child = board.copy()
+            child[a] = color
+            total += count(child, 1 - color, mine)
+        return total
+
+    return count(_board(), 0, 0 if first else 1)
+
+
+def test_perfect_player_never_loses_a_line():
+    result = perfect.perfect_lines(TTT, perfect.perfect_player(TTT), batch_bucket=16)
+    assert result["lost"] == result["lost_first"] == result["lost_second"] == 0
+    assert result["drawn"] == result["lines"] == _expected_lines(True) + _expected_lines(False)
+
+
+def test_weak_players_lose_lines():
+    lowest = perfect.perfect_lines(TTT, _lowest_legal)
+    assert lowest["lost_second"] > 0  # X 0, O 1 is a known losing reply
+    rand = perfect.perfect_lines(TTT, evaluate.random_player(TTT), key=jax.random.PRNGKey(1))
+    assert rand["lost"] > 0 and rand["won"] == 0
+    for r in (lowest, rand):
+        assert r["won"] + r["drawn"] + r["lost"] == r["lines"]
+        assert r["lost_first"] + r["lost_second"] == r["lost"]
+
+
+def test_perfect_against_random_in_a_match():
+    result = evaluate.match(jax.random.PRNGKey(0), TTT, perfect.perfect_player(TTT),
+                            evaluate.random_player(TTT), 100)
+    assert result["loss"] == 0 and result["win"] >= 70, result
+
+
+def test_perfect_refuses_other_games():
+    other = game_lib.make_game("connect_four")
+    with pytest.raises(ValueError, match="tic_tac_toe"):
+        perfect.perfect_player(other)
+    with pytest.raises(ValueError, match="tic_tac_toe"):
+        perfect.perfect_lines(other, evaluate.random_player(other))
