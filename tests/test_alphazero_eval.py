@@ -69,7 +69,8 @@ def test_players_are_cached_so_matches_compile_once():
     assert evaluate.random_player(TTT) is evaluate.random_player(TTT)
     assert evaluate.rollout_mcts_player(TTT, 8) is evaluate.rollout_mcts_player(TTT, 8)
     player = evaluate.random_player(TTT)
-    assert evaluate.make_match(TTT, player, player, 4) is evaluate.make_match(TTT, player, player, 4)
+    match = evaluate.make_match(TTT, player, player, 4)
+    assert evaluate.make_match(TTT, player, player, 4) is match
 
 
 # --- evaluate: matches ---------------------------------------------------------------------------

@@ -115,7 +115,8 @@ def make_match(game: Game, player: Player, opponent: Player, games: int) -> Call
             k_player, k_opponent = jax.random.split(key)
             ours = player(k_player, state).astype(jnp.int32)
             theirs = opponent(k_opponent, state).astype(jnp.int32)
-            state = game_lib.step(game, state, jnp.where(state.current_player == seat, ours, theirs))
+            action = jnp.where(state.current_player == seat, ours, theirs)
+            state = game_lib.step(game, state, action)
             return state, game_lib.mover_reward(state, seat)
 
         _, rewards = jax.lax.scan(ply, state, jax.random.split(k_play, game.max_plies))
