@@ -212,17 +212,13 @@ def build(config: TrainConfig) -> Trainer:
         params = jax.tree.map(lambda x: x[None], strategy.mean(ts.strategy_state))
         return eval_rollout(key, params, ts.obs_stats).fitness[0]
 
-    @jax.jit
-    def _eval_key(seed, generation):
-        return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), generation)
-
     def evaluate(ts: TrainState, seed: int) -> jax.Array:
-        return _evaluate(ts, _eval_key(jnp.uint32(seed), ts.generation))
+        return _evaluate(ts, driver.eval_key(seed, ts.generation))
 
     def compile(ts: TrainState, length: int) -> None:
         # Ahead-of-time compilation fills jit's cache, so the calls that follow do not compile.
         _chunk.lower(ts, jnp.zeros((length, 0))).compile()
-        _evaluate.lower(ts, _eval_key(jnp.uint32(0), ts.generation)).compile()
+        _evaluate.lower(ts, driver.eval_key(0, ts.generation)).compile()
 
     return Trainer(config, init, run_chunk, evaluate, mean_params, devices, compile)
 

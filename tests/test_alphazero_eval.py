@@ -65,12 +65,30 @@ def test_rollout_mcts_plays_the_winning_move():
     np.testing.assert_array_equal(player(jax.random.PRNGKey(1), o_wins), [5] * 4)
 
 
-def test_players_are_cached_so_matches_compile_once():
+def _weighted_player(weights, key, state):
+    """Plays the legal move of highest weight: a stand-in for a player with parameters."""
+    del key
+    return jnp.argmax(jnp.where(state.legal_action_mask, weights, -jnp.inf), axis=-1)
+
+
+def test_new_parameters_reuse_the_compiled_match_and_change_the_play():
+    from compile_count import count_compilations
+
     assert evaluate.random_player(TTT) is evaluate.random_player(TTT)
     assert evaluate.rollout_mcts_player(TTT, 8) is evaluate.rollout_mcts_player(TTT, 8)
-    player = evaluate.random_player(TTT)
-    match = evaluate.make_match(TTT, player, player, 4)
-    assert evaluate.make_match(TTT, player, player, 4) is match
+    assert evaluate.make_match(TTT, 4) is evaluate.make_match(TTT, 4)
+    rand = evaluate.random_player(TTT)
+    key = jax.random.PRNGKey(0)
+    corner_first = jax.tree_util.Partial(_weighted_player, jnp.arange(9.0)[::-1])
+    evaluate.match(key, TTT, corner_first, rand, 20)
+    players = [jax.tree_util.Partial(_weighted_player, w)
+               for w in (jnp.arange(9.0), jnp.ones(9).at[4].set(2.0))]
+    results = []
+    with count_compilations() as compiled:
+        for player in players:
+            results.append(evaluate.match(key, TTT, player, rand, 20))
+    assert compiled[0] == 0  # the parameters are arguments of the compiled match
+    assert results[0] != results[1]  # ... and they are used, not the first ones baked in
 
 
 # --- evaluate: matches ---------------------------------------------------------------------------
@@ -101,7 +119,7 @@ def test_match_refuses_an_odd_number_of_games():
     with pytest.raises(ValueError, match="even"):
         evaluate.match(jax.random.PRNGKey(0), TTT, player, player, 7)
     with pytest.raises(ValueError, match="even"):
-        evaluate.make_match(TTT, player, player, 3)
+        evaluate.make_match(TTT, 3)
 
 
 def test_rollout_mcts_beats_random():

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pgx")
+# One worker runs the module, so its compiled fixtures are built once (``--dist loadgroup``).
+pytestmark = pytest.mark.xdist_group("alphazero_selfplay")
 
 from evojax_rl.alphazero import game as game_lib  # noqa: E402
 from evojax_rl.alphazero import networks, selfplay  # noqa: E402

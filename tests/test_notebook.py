@@ -12,10 +12,12 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "notebooks", "01_es_cartpole.ipynb")
+ALPHAZERO = os.path.join(ROOT, "notebooks", "02_alphazero_tictactoe.ipynb")
 
 
-def test_the_install_cell_installs_unless_a_real_package_is_there(tmp_path, monkeypatch):
-    cell = nbformat.read(NOTEBOOK, as_version=4).cells[0]
+@pytest.mark.parametrize("path", [NOTEBOOK, ALPHAZERO])
+def test_the_install_cell_installs_unless_a_real_package_is_there(tmp_path, monkeypatch, path):
+    cell = nbformat.read(path, as_version=4).cells[0]
     assert cell.cell_type == "code" and "pip install" in cell.source  # Colab-ready
     # Run the cell's imports and definitions only (not the pip install itself).
     tree = ast.parse(cell.source)
@@ -36,11 +38,13 @@ def test_the_install_cell_installs_unless_a_real_package_is_there(tmp_path, monk
     assert not needs_install("ejr_nb_probe")
 
 
-@pytest.mark.slow
-def test_es_cartpole_notebook_runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("EVOJAX_NB_GENERATIONS", "10")
+def execute(path: str, tmp_path, monkeypatch, **env) -> tuple[list, str]:
+    """Run the notebook at ``path`` with the environment ``env``: its code cells and their
+    text output; no cell may raise."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
@@ -49,8 +53,24 @@ def test_es_cartpole_notebook_runs(tmp_path, monkeypatch):
         o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
         for c in code for o in c.get("outputs", [])
     )
-    assert "final mean-policy return:" in outputs
     assert "error" not in {o.get("output_type") for c in code for o in c.get("outputs", [])}
+    return code, outputs
+
+
+@pytest.mark.slow
+def test_es_cartpole_notebook_runs(tmp_path, monkeypatch):
+    code, outputs = execute(NOTEBOOK, tmp_path, monkeypatch, EVOJAX_NB_GENERATIONS="10")
+    assert "final mean-policy return:" in outputs
     # The learning curve is drawn after train(): the library left the inline backend alone.
+    plot = next(c for c in code if "plt.show()" in c.source)
+    assert any("image/png" in o.get("data", {}) for o in plot.outputs)
+
+
+@pytest.mark.slow
+def test_alphazero_notebook_runs(tmp_path, monkeypatch):
+    pytest.importorskip("pgx")
+    code, outputs = execute(ALPHAZERO, tmp_path, monkeypatch, EVOJAX_NB_ITERATIONS="2")
+    assert "move: 2" in outputs  # the search alone finds the immediate win
+    assert "lines lost to perfect play:" in outputs
     plot = next(c for c in code if "plt.show()" in c.source)
     assert any("image/png" in o.get("data", {}) for o in plot.outputs)

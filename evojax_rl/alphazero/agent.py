@@ -18,36 +18,8 @@ import jax
 
 from evojax_rl import mcts
 from evojax_rl.alphazero import game as games
-from evojax_rl.alphazero.config import SEARCHES
-from evojax_rl.validation import check_choice, check_int
-
-
-def make_search(game: games.Game, apply_fn: Callable, num_simulations: int, search: str = "gumbel",
-                *, greedy: bool = False, max_num_considered_actions: int = 16,
-                temperature: float = 1.0) -> Callable:
-    """``search_fn(params, key, state) -> mcts.PolicyOutput`` over a batch of pgx states.
-
-    search: ``"gumbel"`` (Gumbel MuZero) or ``"puct"`` (AlphaZero's PUCT; with root Dirichlet
-    noise and moves sampled at ``temperature`` unless ``greedy``). ``greedy``: deterministic
-    search and the best move (for evaluation and play).
-    """
-    check_int("num_simulations", num_simulations, 1)
-    check_choice("search", search, SEARCHES)
-    root_fn, recurrent_fn = games.model(game, apply_fn)
-
-    def search_fn(params, key, state):
-        root = root_fn(params, state)
-        if search == "gumbel":
-            return mcts.gumbel_muzero_policy(
-                params, key, root, recurrent_fn, num_simulations,
-                max_num_considered_actions=max_num_considered_actions,
-                gumbel_scale=0.0 if greedy else 1.0)
-        return mcts.muzero_policy(
-            params, key, root, recurrent_fn, num_simulations,
-            dirichlet_fraction=0.0 if greedy else 0.25,
-            temperature=0.0 if greedy else temperature)
-
-    return search_fn
+from evojax_rl.alphazero.selfplay import make_search
+from evojax_rl.validation import check_int
 
 
 class Agent:
@@ -65,9 +37,10 @@ class Agent:
         self.params = params
         self.num_simulations = num_simulations
         self.search = search
-        self._policy = jax.jit(make_search(
-            game, apply_fn, num_simulations, search, greedy=True,
-            max_num_considered_actions=max_num_considered_actions))
+        search_fn = make_search(game, apply_fn, num_simulations=num_simulations, search=search,
+                                greedy=True, max_num_considered_actions=max_num_considered_actions)
+        self._policy = jax.jit(search_fn)
+        self._act = functools.partial(_act, search_fn)  # one object: compiled matches key on it
 
     def policy(self, key: jax.Array, state) -> mcts.PolicyOutput:
         """The greedy search on every game of ``state``."""
@@ -77,10 +50,11 @@ class Agent:
         """The search's move for the player to move in every game: ``int32[B]``."""
         return self.policy(key, state).action.astype(jax.numpy.int32)
 
-    def player(self) -> Callable:
-        """``(params, key, state) -> int32[B]``: ``act`` with the parameters as an argument (for
-        compiled matches, where a closure over the parameters would recompile per checkpoint)."""
-        return functools.partial(_act, self._policy)
+    def player(self, params: Any = None) -> jax.tree_util.Partial:
+        """``act`` as a player for compiled matches (``evaluate.match``, ``perfect.perfect_lines``):
+        a ``Partial`` carrying ``params`` (default: the agent's) as an argument, so that other
+        parameters reuse the compiled match."""
+        return jax.tree_util.Partial(self._act, self.params if params is None else params)
 
 
 def _act(policy, params, key, state):

@@ -1,4 +1,4 @@
-"""The configuration of an AlphaZero run (light: importing it needs neither pgx nor flax)."""
+"""The configuration of an AlphaZero run (light: importing it needs no pgx and no flashbax)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import dataclasses
 from typing import ClassVar
 
 from evojax_rl.alphazero.game import GAMES
+from evojax_rl.alphazero.networks import KINDS
 from evojax_rl.validation import check_choice, check_int, check_number, check_positive
 
 SEARCHES = ("gumbel", "puct")
-NETWORKS = ("mlp", "resnet")
+# "perfect" exists for tic-tac-toe only (an exhaustive minimax player).
+OPPONENTS = ("random", "mcts", "previous", "perfect")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,9 +27,10 @@ class AlphaZeroConfig:
     iterations / chunk / checkpoint_every: run length, iterations per compiled chunk (the agent
     is evaluated after each), iterations between checkpoints (0: only at the end).
     eval_games: games per opponent (half in each seat); eval_simulations: the agent's search at
-    evaluation (None: ``num_simulations``); mcts_simulations: the pure-MCTS opponent's (0: no
-    such match); eval_opening_plies: random first plies in evaluation matches, so that two
-    deterministic players do not replay one game.
+    evaluation (None: ``num_simulations``); mcts_simulations: the pure-MCTS opponent's;
+    eval_opening_plies: random first plies in the match against the previous
+    parameters, so that two deterministic players do not replay one game; eval_opponents: which of ``OPPONENTS`` to
+    play (``"perfect"``, every line against a minimax player, is played for tic-tac-toe only).
     """
 
     game: str = "tic_tac_toe"
@@ -53,6 +56,7 @@ class AlphaZeroConfig:
     eval_simulations: int | None = None
     mcts_simulations: int = 200
     eval_opening_plies: int = 2
+    eval_opponents: tuple = OPPONENTS
 
     kind: ClassVar[str] = "alphazero"
 
@@ -67,6 +71,7 @@ class AlphaZeroConfig:
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
+        d["eval_opponents"] = list(self.eval_opponents)
         return d
 
     @classmethod
@@ -76,8 +81,9 @@ class AlphaZeroConfig:
         if unknown:
             raise ValueError(f"unknown AlphaZero config field(s) {unknown}; allowed: {sorted(names)}.")
         d = dict(d)
-        if "hidden" in d:
-            d["hidden"] = tuple(d["hidden"])
+        for name in ("hidden", "eval_opponents"):
+            if name in d:
+                d[name] = tuple(d[name])
         return cls(**d)
 
 
@@ -85,12 +91,13 @@ class AlphaZeroConfig:
 def validate(config: AlphaZeroConfig) -> None:
     """Raise one clear sentence for the first bad setting (before anything is traced or written)."""
     check_choice("game", config.game, GAMES)
-    check_choice("network", config.network, NETWORKS)
+    check_choice("network", config.network, KINDS)
     check_choice("search", config.search, SEARCHES)
     for name in ("num_simulations", "max_num_considered_actions", "selfplay_batch", "replay_window",
+                 "mcts_simulations",
                  "batch_size", "updates", "iterations", "chunk", "blocks", "channels"):
         check_int(name, getattr(config, name), 1)
-    for name in ("opening_plies", "checkpoint_every", "mcts_simulations", "eval_opening_plies"):
+    for name in ("opening_plies", "checkpoint_every", "eval_opening_plies"):
         check_int(name, getattr(config, name), 0)
     check_int("eval_games (even: half in each seat)", config.eval_games, 2)
     if config.eval_games % 2:
@@ -100,6 +107,8 @@ def validate(config: AlphaZeroConfig) -> None:
     check_positive("learning_rate", config.learning_rate)
     check_number("value_weight", config.value_weight, 0.0)
     check_number("temperature", config.temperature, 0.0)
+    for name in config.eval_opponents:
+        check_choice("eval_opponents entry", name, OPPONENTS)
     if not config.hidden or any(not isinstance(h, int) or h < 1 for h in config.hidden):
         raise ValueError(f"hidden must be a non-empty tuple of ints >= 1, got {config.hidden!r}.")
 

@@ -7,8 +7,11 @@ the player to move in each game (any value for a finished game; pgx ignores it).
 - ``rollout_mcts_player``: search without a network: uniform prior, each new leaf valued by the
   return of one uniformly random playout to the end of the game (rollout lambda 1), PUCT
   selection, no root noise; plays the most visited legal move (ties broken at random).
-- ``match`` / ``make_match``: ``games`` games at once, half with the player moving first, as one
-  jitted ``lax.scan`` over ``game.max_plies`` plies; counts of wins, draws and losses.
+- ``match`` / ``make_match``: ``games`` games at once, half with the player moving first, ply by
+  ply until every game is over; counts of wins, draws and losses. Players are compiled as
+  ``jax.tree_util.Partial`` arguments (``as_player``, ``call_player``), so a player's
+  parameters are arguments (a new checkpoint does not recompile it) and one player meeting
+  several opponents compiles once.
 
 Shapes: ``B`` games, ``A`` actions.
 """
@@ -89,50 +92,84 @@ def _check_games(games) -> int:
     return games
 
 
-@functools.lru_cache(maxsize=None)
-def make_match(game: Game, player: Player, opponent: Player, games: int) -> Callable:
-    """A jitted ``fn(key) -> int32[3]``: ``(wins, draws, losses)`` of ``player`` against
-    ``opponent`` over ``games`` games (even), the first half with ``player`` moving first and
-    the second half with ``opponent`` moving first.
+def as_player(fn: Player) -> jax.tree_util.Partial:
+    """``fn`` as a ``jax.tree_util.Partial`` (unchanged if it is one): a player that compiled
+    code takes as an argument. A player with parameters should be built as
+    ``Partial(fn, params)``: its parameters are then traced, not baked in, so new parameters
+    (another checkpoint) reuse the compiled match."""
+    return fn if isinstance(fn, jax.tree_util.Partial) else jax.tree_util.Partial(fn)
 
-    All games run at once as one ``lax.scan`` over ``game.max_plies`` plies: each ply both
-    players move on the whole batch and the move of whoever is to move is played (a finished
-    game stays as it is). A game still running after ``max_plies`` plies counts as a draw.
-    Cached per ``(game, player, opponent, games)``, so pass the same player functions to
-    reuse the compiled match.
+
+@jax.jit
+def call_player(player, key, state):
+    """``player(key, state)`` compiled, with ``player`` (an ``as_player`` Partial) an argument:
+    every caller with the same player function and batch shares one compilation."""
+    return player(key, state).astype(jnp.int32)
+
+
+@functools.lru_cache(maxsize=None)
+def make_match(game: Game, games: int) -> Callable:
+    """``fn(key, player, opponent, opening_plies=0) -> int32[3]``: ``(wins, draws, losses)`` of
+    ``player`` against ``opponent`` (both ``as_player`` Partials) over ``games`` games (even),
+    the first half with ``player`` moving first and the second half with ``opponent`` moving
+    first. ``opening_plies``: the first plies of every game are uniformly random legal moves
+    (so that two deterministic players do not replay one game).
+
+    All games run at once, ply by ply: each ply both players move on the whole batch
+    (``call_player``) and the move of whoever is to move is played; the loop stops when every
+    game is over (a game still running after ``game.max_plies`` plies counts as a draw). The
+    players are compiled once per function and batch size, not once per match, so an agent
+    met by several opponents (and by ``perfect.perfect_lines`` at the same batch size)
+    compiles its search once. Cached per ``(game, games)``.
     """
     games = _check_games(games)
     half = games // 2
+    rand = random_player(game)
 
     @jax.jit
-    def run(key):
-        k_init, k_play = jax.random.split(key)
-        state = game_lib.init(game, k_init, games)
+    def start(key):
+        state = game_lib.init(game, key, games)
         first = state.current_player  # pgx randomizes which player id moves first
         seat = jnp.where(jnp.arange(games) < half, first, 1 - first)  # player's id per game
+        return state, seat, jnp.zeros((games,), jnp.float32)
 
-        def ply(state, key):
-            k_player, k_opponent = jax.random.split(key)
-            ours = player(k_player, state).astype(jnp.int32)
-            theirs = opponent(k_opponent, state).astype(jnp.int32)
-            action = jnp.where(state.current_player == seat, ours, theirs)
-            state = game_lib.step(game, state, action)
-            return state, game_lib.mover_reward(state, seat)
+    @jax.jit
+    def ply(state, seat, total, t, opening_plies, key, ours, theirs):
+        move = jnp.where(state.current_player == seat, ours, theirs)
+        move = jnp.where(t < opening_plies, rand(key, state), move)
+        state = game_lib.step(game, state, move)
+        total = total + game_lib.mover_reward(state, seat)
+        return state, total, jnp.all(state.terminated | state.truncated)
 
-        _, rewards = jax.lax.scan(ply, state, jax.random.split(k_play, game.max_plies))
-        outcome = rewards.sum(axis=0)
-        return jnp.stack([(outcome > 0).sum(), (outcome == 0).sum(), (outcome < 0).sum()]
+    @jax.jit
+    def counts(total):
+        return jnp.stack([(total > 0).sum(), (total == 0).sum(), (total < 0).sum()]
                          ).astype(jnp.int32)
+
+    def run(key, player, opponent, opening_plies: int = 0):
+        opening_plies = validation.check_int("opening_plies", opening_plies, 0)
+        k_init, k_play = jax.random.split(key)
+        state, seat, total = start(k_init)
+        for t in range(game.max_plies):
+            k_player, k_opponent, k_random = jax.random.split(jax.random.fold_in(k_play, t), 3)
+            ours = call_player(player, k_player, state)
+            theirs = call_player(opponent, k_opponent, state)
+            state, total, over = ply(state, seat, total, t, opening_plies, k_random, ours,
+                                     theirs)
+            if over:
+                break
+        return counts(total)
 
     return run
 
 
-def match(key: jax.Array, game: Game, player: Player, opponent: Player, games: int) -> dict:
+def match(key: jax.Array, game: Game, player: Player, opponent: Player, games: int,
+          opening_plies: int = 0) -> dict:
     """``{"win", "draw", "loss"}`` (Python ints, from ``player``'s view) over ``games`` games
-    (even): half with ``player`` first, half second. Compiles once per ``(game, player,
-    opponent, games)`` (see ``make_match``)."""
+    (even): half with ``player`` first, half second (see ``make_match``)."""
     validation.check_key(key)
-    counts = jax.device_get(make_match(game, player, opponent, _check_games(games))(key))
+    run = make_match(game, _check_games(games))
+    counts = jax.device_get(run(key, as_player(player), as_player(opponent), opening_plies))
     return dict(zip(OUTCOMES, (int(c) for c in counts)))
 
 

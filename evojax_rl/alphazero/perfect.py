@@ -24,7 +24,7 @@ import numpy as np
 
 from evojax_rl import validation
 from evojax_rl.alphazero import game as game_lib
-from evojax_rl.alphazero.evaluate import Player
+from evojax_rl.alphazero.evaluate import Player, as_player, call_player
 from evojax_rl.alphazero.game import Game
 
 WIN_LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8),
@@ -136,13 +136,20 @@ def perfect_player(game: Game) -> Player:
 
 
 @functools.lru_cache(maxsize=None)
-def _jit(fn):
-    return jax.jit(fn)
+def _jit_step(game: Game):
+    return jax.jit(jax.vmap(game.env.step))
 
 
 @functools.lru_cache(maxsize=None)
-def _jit_step(game: Game):
-    return jax.jit(jax.vmap(game.env.step))
+def _jit_start(game: Game):
+    """``key -> (key, one fresh game)``, compiled (run eagerly, pgx's init compiles a dozen
+    small programs)."""
+
+    def start(key):
+        key, init_key = jax.random.split(key)
+        return key, game_lib.init(game, init_key, 1)
+
+    return jax.jit(start)
 
 
 def _take(tree, index):
@@ -169,7 +176,8 @@ def perfect_lines(game: Game, player: Player, key: jax.Array | None = None,
     for ``player``: ``{"lines", "won", "drawn", "lost", "lost_first", "lost_second"}``.
 
     Moves are played with pgx's ``step`` (an illegal move by ``player`` loses the line, as pgx
-    rules). ``player`` runs jitted on the whole frontier of positions at each depth, in chunks
+    rules). ``player`` (a jittable player, or an ``evaluate.as_player`` Partial carrying its
+    parameters, which then do not recompile it) runs jitted on the whole frontier of positions at each depth, in chunks
     of ``batch_bucket`` (the last padded), so it compiles once; ``key`` (default
     ``PRNGKey(0)``) is split per call.
     """
@@ -177,12 +185,12 @@ def perfect_lines(game: Game, player: Player, key: jax.Array | None = None,
     batch_bucket = validation.check_int("batch_bucket", batch_bucket, 1)
     key = jax.random.PRNGKey(0) if key is None else key
     validation.check_key(key)
-    play, step = _jit(player), _jit_step(game)
+    player, step = as_player(player), _jit_step(game)
     counts = dict(lines=0, won=0, drawn=0, lost=0, lost_first=0, lost_second=0)
 
     for player_first in (True, False):
-        key, init_key = jax.random.split(key)
-        frontier = jax.device_get(game_lib.init(game, init_key, 1))
+        key, frontier = _jit_start(game)(key)
+        frontier = jax.device_get(frontier)
         first = int(frontier.current_player[0])  # pgx randomizes the first mover's id
         me = first if player_first else 1 - first
         depth = 0
@@ -192,7 +200,8 @@ def perfect_lines(game: Game, player: Player, key: jax.Array | None = None,
                 key, move_key = jax.random.split(key)
                 keys = jax.random.split(move_key, -(-size // batch_bucket))
                 calls = iter(keys)
-                actions = _bucketed(lambda s: play(next(calls), s), frontier, size, batch_bucket)
+                actions = _bucketed(lambda s: call_player(player, next(calls), s), frontier, size,
+                                    batch_bucket)
                 parents = np.arange(size)
             else:
                 parents, actions = [], []

@@ -26,8 +26,8 @@ import jax.numpy as jnp
 
 from evojax_rl import mcts, validation
 from evojax_rl.alphazero import game as game_lib
+from evojax_rl.alphazero.config import SEARCHES
 
-SEARCHES = ("gumbel", "puct")
 
 
 class Sample(NamedTuple):
@@ -55,10 +55,12 @@ def outcome_targets(rewards: jax.Array, mover: jax.Array, valid: jax.Array) -> j
 def make_search(game: game_lib.Game, apply_fn: Callable, *, num_simulations: int,
                 search: str = "gumbel", temperature: float = 1.0,
                 max_num_considered_actions: int = 16, dirichlet_fraction: float = 0.25,
-                dirichlet_alpha: float = 0.3) -> Callable:
+                dirichlet_alpha: float = 0.3, greedy: bool = False) -> Callable:
     """``search(params, key, state) -> mcts.PolicyOutput`` over ``B`` games: ``action: [B]``,
     ``action_weights: [B, A]``. ``"gumbel"``: ``gumbel_muzero_policy``; ``"puct"``:
-    ``muzero_policy`` with root Dirichlet noise and ``temperature`` for the action."""
+    ``muzero_policy`` with root Dirichlet noise and ``temperature`` for the action.
+    ``greedy``: no exploration, for evaluation and play (Gumbel with ``gumbel_scale=0``; PUCT
+    without root noise, playing the most visited move)."""
     validation.check_choice("search", search, SEARCHES)
     validation.check_int("num_simulations", num_simulations, 1)
     validation.check_int("max_num_considered_actions", max_num_considered_actions, 1)
@@ -66,13 +68,16 @@ def make_search(game: game_lib.Game, apply_fn: Callable, *, num_simulations: int
     validation.check_number("dirichlet_fraction", dirichlet_fraction, 0.0, 1.0)
     validation.check_positive("dirichlet_alpha", dirichlet_alpha)
     root_fn, recurrent_fn = game_lib.model(game, apply_fn)
+    if greedy:
+        dirichlet_fraction, temperature = 0.0, 0.0
 
     def run(params, key, state):
         root = root_fn(params, state)
         if search == "gumbel":
             return mcts.gumbel_muzero_policy(
                 params, key, root, recurrent_fn, num_simulations,
-                max_num_considered_actions=max_num_considered_actions)
+                max_num_considered_actions=max_num_considered_actions,
+                gumbel_scale=0.0 if greedy else 1.0)
         return mcts.muzero_policy(
             params, key, root, recurrent_fn, num_simulations,
             dirichlet_fraction=dirichlet_fraction, dirichlet_alpha=dirichlet_alpha,

@@ -5,7 +5,7 @@ evaluation, its result fields) and ``run`` does the rest, the same for every tra
 run directory before anything is compiled or written, restores the newest checkpoint when
 resuming (refusing one written by another run), compiles ahead of time, runs chunks with a
 progress bar, appends each chunk's records to ``metrics.jsonl`` and TensorBoard, redraws
-``learning_curve.png``, writes atomic checkpoints of the whole state, and writes
+``learning_curve.png`` (at most every ``PLOT_SECONDS``, and at the end), writes atomic checkpoints of the whole state, and writes
 ``result.json``. Because a resumed run replays the same chunks with the same keys, it ends
 bit-for-bit where the uninterrupted run ends.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from typing import Any, Callable, NamedTuple, Sequence
@@ -27,6 +28,9 @@ import numpy as np
 from evojax_rl.runs import checkpoint
 from evojax_rl.runs.log import Panel, RunLog, check_run_dir, prepare_run_dir, write_json_atomic
 from evojax_rl.validation import check_int
+
+
+PLOT_SECONDS = 10.0
 
 
 class Program(NamedTuple):
@@ -80,6 +84,18 @@ def params_sha256(params: Any) -> str:
     for leaf in jax.tree_util.tree_leaves(params):
         h.update(np.ascontiguousarray(np.asarray(jax.device_get(leaf))).tobytes())
     return h.hexdigest()
+
+
+@jax.jit
+def _eval_key(seed, step):
+    return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), step)
+
+
+def eval_key(seed: int, step) -> jax.Array:
+    """The key of a run's evaluation at ``step``: ``key(seed)`` folded with 2, then with the
+    step (trainers fold 0 and 1 for initialization and training), so evaluating or not never
+    changes training, and a resumed run repeats the same evaluations."""
+    return _eval_key(jax.numpy.uint32(seed), step)
 
 
 def to_records(metrics: dict, unit: str) -> list[dict]:
@@ -190,6 +206,7 @@ def run(
         log = RunLog(out_dir, keep_until=start, step_key=program.unit)
     total, unit = program.total, program.unit
     step, last_ckpt, evaluation, finished = start, start, {}, False
+    plotted = -math.inf
     if resume and program.early_stop:
         # A run that stopped early is finished: resuming it must not run on. Evaluations depend
         # only on (seed, step), so this repeats the run's last one.
@@ -217,7 +234,10 @@ def run(
             finished = program.finished(evaluation)
             if log is not None:
                 log.append(records)
-                log.plot(name or program.title, program.panels)
+                # Redrawn at most every PLOT_SECONDS (a draw costs ~0.3 s) and at the end.
+                if step >= total or finished or time.perf_counter() - plotted >= PLOT_SECONDS:
+                    log.plot(name or program.title, program.panels)
+                    plotted = time.perf_counter()
                 due = program.checkpoint_every and step - last_ckpt >= program.checkpoint_every
                 if due or step >= total or finished:
                     checkpoint.save(ckpt_dir, step, state,

@@ -1,0 +1,208 @@
+"""AlphaZero on tic-tac-toe: our trainer against a pgx + mctx recipe, and the preset end to end.
+
+1. Time to stable perfect play, like for like. Ours (the ``tictactoe-alphazero`` preset's
+   training: Gumbel MuZero with 32 simulations, MLP 128x2, 512 self-play games per iteration,
+   0-2 random opening plies) and the recipe (``az_recipe.py``: the same game, search settings,
+   network, games per iteration and openings, on pgx + mctx + flax + optax) each train for
+   ``--horizon`` seconds (compilation included, evaluation excluded) and are judged after every
+   iteration by the same test: a greedy player (its own 32-simulation search, no noise) loses
+   no line against the perfect player over every optimal reply in both seats
+   (``alphazero.perfect.perfect_lines``). ``stable`` is the training time of the first
+   evaluation from which every later one (to the horizon) is perfect; ``first`` the first
+   perfect one. Medians over ``--seeds``.
+2. Self-play positions searched per second at equal batch (512) and simulations (32), one
+   iteration's self-play (9 plies of every game, finished games included), compilation
+   excluded: ours (``selfplay.make_selfplay``) over the recipe's.
+3. The preset as a user runs it: ``evojax-rl train tictactoe-alphazero`` as a whole process
+   (wall time, target under 60 s), then its final agent through ``load_agent``: lines lost
+   against the perfect player in both seats, games lost in 1000 against a uniform random
+   player (500 in each seat), and whether the run's last 5 evaluations were perfect.
+
+The last line is JSON with ``ours_s``, ``recipe_s``, ``ours_over_recipe`` (targets: at most
+0.5), ``selfplay_ours_over_recipe`` (target: at least 1.5) and the preset's figures.
+
+    python benchmarks/alphazero_tictactoe.py [--seeds 0,1,2] [--horizon 90] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+import az_recipe  # noqa: E402
+from common import emit  # noqa: E402
+
+from evojax_rl.alphazero import evaluate as judge  # noqa: E402
+from evojax_rl.alphazero import game as games  # noqa: E402
+from evojax_rl.alphazero import load_agent, perfect, selfplay, trainer  # noqa: E402
+from evojax_rl.presets import PRESETS  # noqa: E402
+
+PRESET = "tictactoe-alphazero"
+JUDGE_SIMULATIONS = 32
+GAME = games.make_game("tic_tac_toe")
+
+
+def is_perfect(player) -> bool:
+    """No line lost against the perfect player, in either seat."""
+    return perfect.perfect_lines(GAME, player, batch_bucket=128)["lost"] == 0
+
+
+def run_ours(seed: int, horizon: float, log) -> list[dict]:
+    """Our preset's training, one iteration per chunk, judged after each (judging unclocked)."""
+    config = dataclasses.replace(PRESETS[PRESET].config, chunk=1)
+    program = trainer.program(config)
+    judge_agent = trainer.agent(config, None, JUDGE_SIMULATIONS)
+    history, excluded = [], 0.0
+    start = time.perf_counter()
+    state = program.init(seed)
+    while True:
+        state, records = program.run_chunk(state, 1)
+        jax.block_until_ready(state.params)
+        elapsed = time.perf_counter() - start - excluded
+        t = time.perf_counter()
+        ok = is_perfect(judge_agent.player(state.params))
+        excluded += time.perf_counter() - t
+        history.append({"iteration": int(state.iteration), "seconds": round(elapsed, 3),
+                        "perfect": ok})
+        log(f"ours seed {seed} iteration {int(state.iteration)}: {elapsed:.1f} s, "
+            f"loss {records[-1]['loss']:.3f}, perfect {ok}")
+        if elapsed >= horizon:
+            return history
+
+
+def run_recipe(seed: int, horizon: float, log) -> list[dict]:
+    def evaluate(act):
+        # The recipe hands a functools.partial over its jitted search; as a Partial its weights
+        # are an argument, so judging does not recompile for every iteration.
+        return is_perfect(jax.tree_util.Partial(act.func, *act.args))
+
+    return az_recipe.run_recipe(seed, horizon, evaluate, log=log)
+
+
+def ours_selfplay_positions_per_s(batch: int = 512, simulations: int = 32, repeats: int = 5) -> float:
+    """Positions searched per second by our jitted self-play (``batch * 9`` per call, median of
+    ``repeats`` calls after one compiling call; random initial parameters), as the recipe's."""
+    config = PRESETS[PRESET].config
+    module, apply_fn = trainer._network(config, GAME)
+    play = jax.jit(selfplay.make_selfplay(GAME, apply_fn, batch=batch, num_simulations=simulations,
+                                          opening_plies=config.opening_plies))
+    params = module.init(jax.random.key(0), np.zeros((1, *GAME.observation_shape), np.float32))
+    jax.block_until_ready(play(params, jax.random.key(1)))  # compile
+    times = []
+    for r in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(play(params, jax.random.key(2 + r)))
+        times.append(time.perf_counter() - t)
+    return batch * GAME.max_plies / float(np.median(times))
+
+
+def preset_end_to_end(log) -> dict:
+    """``evojax-rl train tictactoe-alphazero`` as a whole process, then its agent."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "run")
+        cli = [sys.executable, "-m", "evojax_rl.cli", "train", PRESET, "--out", out, "--no-progress"]
+        t = time.perf_counter()
+        proc = subprocess.run(cli, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            raise SystemExit(f"the preset failed: {proc.stderr.strip()}")
+        log(proc.stdout.strip().splitlines()[0])
+        records = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+        evals = [r for r in records if "vs_perfect/lost" in r]
+        agent = load_agent(out)
+        lines = perfect.perfect_lines(GAME, agent.player(), batch_bucket=128)
+        vs_random = judge.match(jax.random.key(0), GAME, agent.player(),
+                                judge.random_player(GAME), 1000)
+    return {
+        "process_seconds": round(wall, 1),
+        "under_60_s": wall < 60,
+        "agent_simulations": agent.num_simulations,
+        "lines": lines["lines"],
+        "lines_lost": lines["lost"],
+        "random_games": 1000,
+        "random": vs_random,
+        "last_5_evaluations_perfect": len(evals) >= 5 and all(r["vs_perfect/lost"] == 0 for r in evals[-5:]),
+        "lost_lines_per_evaluation": [[r["iteration"], r["vs_perfect/lost"]] for r in evals],
+    }
+
+
+def stable(history) -> dict:
+    first, stable_s = az_recipe.time_to_stable(history)
+    return {"first_s": first, "stable_s": stable_s, "iterations": len(history),
+            "history": [[h["seconds"], int(h["perfect"])] for h in history]}
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 2) if values else None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds for both trainers")
+    ap.add_argument("--horizon", type=float, default=90.0,
+                    help="training seconds per run (compilation included, evaluation excluded)")
+    ap.add_argument("--quick", action="store_true", help="one seed, a 20 s horizon, no preset run")
+    args = ap.parse_args(argv)
+    seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
+    horizon = 20.0 if args.quick else args.horizon
+
+    def log(line):
+        print(line, file=sys.stderr, flush=True)
+
+    ours_sp = ours_selfplay_positions_per_s(repeats=3 if args.quick else 5)
+    recipe_sp = az_recipe.selfplay_positions_per_s(repeats=3 if args.quick else 5)
+    print(f"self-play positions/s (batch 512, 32 simulations): ours {ours_sp:,.0f}, recipe "
+          f"{recipe_sp:,.0f} ({ours_sp / recipe_sp:.2f}x)")
+    runs = {"ours": {}, "recipe": {}}
+    for seed in seeds:
+        runs["ours"][seed] = stable(run_ours(seed, horizon, log))
+        runs["recipe"][seed] = stable(run_recipe(seed, horizon, log))
+        for who in ("ours", "recipe"):
+            r = runs[who][seed]
+            print(f"seed {seed} {who:6s}: first perfect {r['first_s']} s, stable from "
+                  f"{r['stable_s']} s ({r['iterations']} iterations in {horizon:.0f} s)")
+    ours_s = median([runs["ours"][s]["stable_s"] for s in seeds])
+    recipe_s = median([runs["recipe"][s]["stable_s"] for s in seeds])
+    result = {
+        "benchmark": "alphazero_tictactoe",
+        "seeds": seeds,
+        "horizon_s": horizon,
+        "judge_simulations": JUDGE_SIMULATIONS,
+        "ours_s": ours_s,
+        "recipe_s": recipe_s,
+        "ours_over_recipe": round(ours_s / recipe_s, 3) if ours_s and recipe_s else None,
+        "ours_first_s": median([runs["ours"][s]["first_s"] for s in seeds]),
+        "recipe_first_s": median([runs["recipe"][s]["first_s"] for s in seeds]),
+        "selfplay_ours_per_s": round(ours_sp),
+        "selfplay_recipe_per_s": round(recipe_sp),
+        "selfplay_ours_over_recipe": round(ours_sp / recipe_sp, 3),
+        "runs": runs,
+    }
+    print(f"time to stable perfect play (median): ours {ours_s} s, recipe {recipe_s} s "
+          f"({result['ours_over_recipe']}x)")
+    if not args.quick:
+        result["preset"] = preset_end_to_end(log)
+        p = result["preset"]
+        print(f"preset: {p['process_seconds']} s for the whole process; its agent lost "
+              f"{p['lines_lost']} of {p['lines']} lines to the perfect player and "
+              f"{p['random']['loss']} of 1000 games to random; last 5 evaluations perfect: "
+              f"{p['last_5_evaluations_perfect']}")
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
