@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -145,8 +146,10 @@ def stable(history) -> dict:
 
 
 def median(values):
-    values = [v for v in values if v is not None]
-    return round(statistics.median(values), 2) if values else None
+    """The median, a run that never got there (None) counting as longer than any other; None
+    when that is where the median falls."""
+    m = statistics.median([math.inf if v is None else v for v in values])
+    return None if math.isinf(m) else round(m, 2)
 
 
 def main(argv=None) -> int:
@@ -184,13 +187,18 @@ def main(argv=None) -> int:
         "ours_s": ours_s,
         "recipe_s": recipe_s,
         "ours_over_recipe": round(ours_s / recipe_s, 3) if ours_s and recipe_s else None,
+        "first_ours_over_recipe": None,  # set below
         "ours_first_s": median([runs["ours"][s]["first_s"] for s in seeds]),
         "recipe_first_s": median([runs["recipe"][s]["first_s"] for s in seeds]),
+        "ours_stable_runs": sum(runs["ours"][s]["stable_s"] is not None for s in seeds),
+        "recipe_stable_runs": sum(runs["recipe"][s]["stable_s"] is not None for s in seeds),
         "selfplay_ours_per_s": round(ours_sp),
         "selfplay_recipe_per_s": round(recipe_sp),
         "selfplay_ours_over_recipe": round(ours_sp / recipe_sp, 3),
         "runs": runs,
     }
+    if result["ours_first_s"] and result["recipe_first_s"]:
+        result["first_ours_over_recipe"] = round(result["ours_first_s"] / result["recipe_first_s"], 3)
     print(f"time to stable perfect play (median): ours {ours_s} s, recipe {recipe_s} s "
           f"({result['ours_over_recipe']}x)")
     if not args.quick:

@@ -37,6 +37,8 @@ BENCHMARKS = {
     "cartpole_solve": ("cartpole_solve.py", ["--seeds", "5"], ["--quick"]),
     "mcts_throughput": ("mcts_throughput.py", [], ["--quick"]),
     "preset_returns": ("preset_returns.py", ["--extra-seeds", "1,2"], ["--quick"]),
+    "alphazero_tictactoe": ("alphazero_tictactoe.py", [], ["--quick"]),
+    "alphazero_connect4": ("alphazero_connect4.py", [], ["--quick"]),
 }
 
 

@@ -122,8 +122,8 @@ def _overrides(args, config, preset: str) -> dict:
             continue
         if option not in fields:
             flag = "--" + option.replace("_", "-")
-            raise UsageError(f"{flag} does not apply to {preset!r}, a {config.kind!r} preset; its "
-                             f"options are {', '.join(_options_of(fields))}.")
+            raise UsageError(f"{flag} does not apply to {preset!r}, a preset of kind "
+                             f"{config.kind!r}; its options are {', '.join(_options_of(fields))}.")
         out[option] = value
     return out
 
@@ -190,7 +190,8 @@ def _cmd_eval(args) -> int:
         raise UsageError(f"{args.dir!r} holds an unreadable run configuration: {e}") from None
     if args.episodes is not None:
         if not hasattr(config, "eval_episodes"):
-            raise UsageError(f"--episodes does not apply to {args.dir!r}, a {run['kind']!r} run.")
+            raise UsageError(f"--episodes does not apply to {args.dir!r}, a run of kind "
+                             f"{run['kind']!r}.")
         config = dataclasses.replace(config, eval_episodes=args.episodes)
     program = trainers.program(config)
     state, _ = driver.restore_latest(program, args.dir, run["seed"])

@@ -175,25 +175,27 @@ PRESETS: dict[str, Preset] = {
     "connect4-alphazero": Preset(
         AlphaZeroConfig(
             game="connect_four",
-            network="resnet",
-            channels=32,
-            blocks=2,
+            network="mlp",
+            hidden=(256, 256),
             search="gumbel",
             num_simulations=32,
             selfplay_batch=256,
             opening_plies=2,
-            replay_window=4,
+            replay_window=8,
             batch_size=512,
             updates=64,
             learning_rate=1e-3,
-            iterations=100,
-            chunk=10,
+            iterations=200,
+            chunk=20,
             eval_games=100,
             eval_simulations=64,
             mcts_simulations=200,
+            eval_opponents=("random", "mcts", "previous"),
         ),
-        "AlphaZero (Gumbel MuZero, 32 simulations) on pgx connect four, ResNet 2x32, 256 "
-        "self-play games per iteration, 100 iterations (needs the [games] extra).",
+        "AlphaZero (Gumbel MuZero, 32 simulations; 64 when judged) on pgx connect four, MLP "
+        "256x2, 256 self-play games per iteration, 200 iterations, judged every 20 against "
+        "random, pure MCTS with 200 random-rollout simulations and the previous parameters "
+        "(needs the [games] extra).",
         None, None,
         "see BENCHMARKS.md for the curve against random and against pure MCTS with 200 "
         "random-rollout simulations.",

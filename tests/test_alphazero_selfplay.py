@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pgx")
-# One worker runs the module, so its compiled fixtures are built once (``--dist loadgroup``).
-pytestmark = pytest.mark.xdist_group("alphazero_selfplay")
 
 from evojax_rl.alphazero import game as game_lib  # noqa: E402
 from evojax_rl.alphazero import networks, selfplay  # noqa: E402
@@ -15,19 +13,19 @@ from evojax_rl.alphazero import networks, selfplay  # noqa: E402
 BATCH, SIMS = 8, 8
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ttt():
     return game_lib.make_game("tic_tac_toe")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mlp(ttt):
     net = networks.make_network("mlp", ttt.num_actions, hidden=(16, 16))
     params = networks.init_params(net, jax.random.key(0), ttt.observation_shape)
     return networks.apply_fn(net), params
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def played(ttt, mlp):
     """One gumbel self-play call and, independently, the same games replayed by calling the
     search directly: per ply the state, the search's weights, the rewards."""
@@ -208,7 +206,7 @@ def test_replay_keeps_the_last_window_in_order():
 # --- the learner ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def learner_setup(ttt, mlp, played):
     import optax
 

@@ -13,8 +13,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pgx")
-# One worker runs the module, so its compiled fixtures are built once (``--dist loadgroup``).
-pytestmark = pytest.mark.xdist_group("alphazero_trainer")
 pytest.importorskip("flashbax")
 
 from evojax_rl import cli  # noqa: E402
@@ -37,7 +35,7 @@ trainer.train(AlphaZeroConfig.from_json(json.loads(sys.argv[2])), sys.argv[1], s
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def full_run(tmp_path_factory):
     """The uninterrupted run, and its program (compiled once for the whole module)."""
     program = trainer.program(SMALL)
@@ -123,14 +121,15 @@ def test_load_agent_refuses_what_is_not_an_alphazero_run(full_run, tmp_path):
     es = tmp_path / "es"
     es.mkdir()
     (es / "config.json").write_text(json.dumps({"name": "x", "seed": 0, "config": {}}))
-    with pytest.raises(ValueError, match="holds a 'es' run, not an AlphaZero run"):
+    with pytest.raises(ValueError, match="holds a run of kind 'es', not an AlphaZero run"):
         load_agent(str(es))
     _, out, _ = full_run
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "config.json").write_text((out / "config.json").read_text())
     checkpoint.save(str(foreign / "checkpoints"), 1, {"a": jnp.ones(2)}, {"kind": "es"})
-    with pytest.raises(checkpoint.CheckpointError, match="written by a 'es' run"):
+    with pytest.raises(checkpoint.CheckpointError,
+                       match="written by a run of kind 'es', not 'alphazero'"):
         load_agent(str(foreign))
 
 
@@ -158,7 +157,28 @@ def test_play_on_a_run_of_another_kind_is_one_sentence(tmp_path, capsys):
     (es / "config.json").write_text(json.dumps({"name": "x", "seed": 0, "config": {}}))
     assert cli.main(["play", str(es)]) == 2
     err = capsys.readouterr().err
-    assert err == f"evojax-rl: error: {str(es)!r} holds a 'es' run, not an AlphaZero run.\n"
+    assert err == (f"evojax-rl: error: {str(es)!r} holds a run of kind 'es', not an AlphaZero "
+                   "run.\n")
     assert cli.main(["play", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert sorted(os.listdir(es)) == ["config.json"]  # nothing written
+
+
+def test_bad_configuration_is_one_sentence_before_anything_is_written(tmp_path, capsys):
+    import dataclasses
+
+    with pytest.raises(ValueError, match=r"game must be one of 'tic_tac_toe', 'connect_four'.*"
+                                         r"got 'chesss'"):
+        trainer.program(dataclasses.replace(SMALL, game="chesss"))
+    with pytest.raises(ValueError, match="eval_games must be even"):
+        trainer.program(dataclasses.replace(SMALL, eval_games=5))
+    with pytest.raises(ValueError, match="unknown AlphaZero config field"):
+        AlphaZeroConfig.from_json({"gmae": "tic_tac_toe"})
+    out = tmp_path / "run"
+    assert cli.main(["train", "tictactoe-alphazero", "--popsize", "8", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == ("evojax-rl: error: --popsize does not apply to 'tictactoe-alphazero', a preset "
+                   "of kind 'alphazero'; its options are --iterations, --checkpoint-every.\n")
+    assert cli.main(["train", "cartpole-openes", "--iterations", "3", "--out", str(out)]) == 2
+    assert "--iterations does not apply to 'cartpole-openes'" in capsys.readouterr().err
+    assert not out.exists()

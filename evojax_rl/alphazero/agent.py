@@ -28,19 +28,18 @@ class Agent:
     ``act(key, state) -> int32[B]``; ``policy(key, state) -> mcts.PolicyOutput`` (the whole
     search: ``action_weights`` and the tree, whose root visit counts ``play`` shows).
     ``params`` may be replaced (``agent.params = ...``): the compiled search takes them as an
-    argument, so a new set of parameters does not recompile it.
+    argument, so a new set of parameters does not recompile it. Agents of the same network and
+    search settings share one compiled search (``greedy_search`` is cached), so loading a run's
+    agent in the process that trained it compiles nothing new.
     """
 
-    def __init__(self, game: games.Game, apply_fn: Callable, params: Any, num_simulations: int,
-                 search: str = "gumbel", max_num_considered_actions: int = 16):
+    def __init__(self, game: games.Game, search_fn: Callable, params: Any, num_simulations: int,
+                 search: str = "gumbel"):
         self.game = game
         self.params = params
         self.num_simulations = num_simulations
         self.search = search
-        search_fn = make_search(game, apply_fn, num_simulations=num_simulations, search=search,
-                                greedy=True, max_num_considered_actions=max_num_considered_actions)
-        self._policy = jax.jit(search_fn)
-        self._act = functools.partial(_act, search_fn)  # one object: compiled matches key on it
+        self._policy, self._act = _compiled(search_fn)
 
     def policy(self, key: jax.Array, state) -> mcts.PolicyOutput:
         """The greedy search on every game of ``state``."""
@@ -61,6 +60,27 @@ def _act(policy, params, key, state):
     return policy(params, key, state).action.astype(jax.numpy.int32)
 
 
+@functools.lru_cache(maxsize=None)
+def _compiled(search_fn: Callable):
+    """The jitted search and the act function (one object per search: compiled matches key on
+    it)."""
+    return jax.jit(search_fn), functools.partial(_act, search_fn)
+
+
+@functools.lru_cache(maxsize=None)
+def greedy_search(game_id: str, network: str, hidden: tuple, channels: int, blocks: int,
+                  num_simulations: int, search: str, max_num_considered_actions: int):
+    """``(game, search_fn)``: the greedy search of a network of these settings (cached, so that
+    every agent of the same settings shares its compilation)."""
+    from evojax_rl.alphazero import networks
+
+    game = games.make_game(game_id)
+    module = networks.make_network(network, game.num_actions, hidden=hidden, channels=channels,
+                                   blocks=blocks)
+    return game, make_search(game, module.apply, num_simulations=num_simulations, search=search,
+                             greedy=True, max_num_considered_actions=max_num_considered_actions)
+
+
 def load_agent(run_dir: str, num_simulations: int | None = None):
     """The agent of the newest checkpoint of the AlphaZero run in ``run_dir``.
 
@@ -73,7 +93,7 @@ def load_agent(run_dir: str, num_simulations: int | None = None):
 
     run = driver.read_run(run_dir)
     if run["kind"] != "alphazero":
-        raise ValueError(f"{run_dir!r} holds a {run['kind']!r} run, not an AlphaZero run.")
+        raise ValueError(f"{run_dir!r} holds a run of kind {run['kind']!r}, not an AlphaZero run.")
     config = trainer.Config.from_json(run["config"])
     if num_simulations is not None:
         check_int("num_simulations", num_simulations, 1)

@@ -10,6 +10,7 @@ Shapes: ``B`` games, ``A`` actions, ``O`` the observation shape (pgx's, from the
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -43,10 +44,12 @@ class Game(NamedTuple):
     max_plies: int
 
 
+@functools.lru_cache(maxsize=None)
 def make_game(game_id: str) -> Game:
     """The pgx game ``game_id``; an unknown or unfit id raises ``ValueError`` listing the valid ones.
 
-    Needs the ``[games]`` extra (pgx).
+    Needs the ``[games]`` extra (pgx). Cached: one ``Game`` per id, so that what is compiled or
+    cached per game (matches, players) is shared by everything that plays it.
     """
     if game_id not in MAX_PLIES:
         raise ValueError(f"unknown game {game_id!r}; valid games: {', '.join(GAMES)}.")

@@ -26,7 +26,7 @@ import optax
 from evojax_rl.alphazero import evaluate as judge
 from evojax_rl.alphazero import game as games
 from evojax_rl.alphazero import learn, networks, perfect, replay, selfplay
-from evojax_rl.alphazero.agent import Agent
+from evojax_rl.alphazero.agent import Agent, greedy_search
 from evojax_rl.alphazero.config import AlphaZeroConfig, validate
 from evojax_rl.runs import driver
 from evojax_rl.runs.log import Panel
@@ -56,10 +56,11 @@ def _network(config: AlphaZeroConfig, game: games.Game):
 def agent(config: AlphaZeroConfig, params, num_simulations: int | None = None) -> Agent:
     """The greedy agent of ``config`` with ``params`` (``num_simulations`` default: the run's
     evaluation setting)."""
-    game = games.make_game(config.game)
-    _, apply_fn = _network(config, game)
     sims = num_simulations or config.eval_simulations or config.num_simulations
-    return Agent(game, apply_fn, params, sims, config.search, config.max_num_considered_actions)
+    game, search_fn = greedy_search(config.game, config.network, tuple(config.hidden),
+                                    config.channels, config.blocks, sims, config.search,
+                                    config.max_num_considered_actions)
+    return Agent(game, search_fn, params, sims, config.search)
 
 
 def program(config: AlphaZeroConfig) -> driver.Program:

@@ -116,8 +116,8 @@ def _check_kind(owner: dict, root: str, kind: str) -> None:
     """Refuse a checkpoint written by another trainer (checkpoints from before ``kind`` are ES's)."""
     if owner.get("kind", "es") != kind:
         raise checkpoint.CheckpointError(
-            f"the newest checkpoint in {root!r} was written by a {owner.get('kind', 'es')!r} run, "
-            f"not a {kind!r} run.")
+            f"the newest checkpoint in {root!r} was written by a run of kind "
+            f"{owner.get('kind', 'es')!r}, not {kind!r}.")
 
 
 def _check_owner(info: dict, root: str, name: str, seed: int, kind: str) -> None:
