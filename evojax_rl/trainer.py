@@ -80,20 +80,11 @@ class TrainConfig:
                 f"generations {self.generations}")
 
     def to_json(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
+        return driver.config_to_json(self)
 
     @classmethod
     def from_json(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown training config field(s) {unknown}; allowed: {sorted(names)}.")
-        d = dict(d)
-        if "hidden" in d:
-            d["hidden"] = tuple(d["hidden"])
-        return cls(**d)
+        return driver.config_from_json(cls, d, "training config")
 
 
 def validate(config: TrainConfig) -> None:

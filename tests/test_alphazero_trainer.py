@@ -2,15 +2,13 @@
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from kill import kill_after_first_checkpoint
 
 pytest.importorskip("pgx")
 pytest.importorskip("flashbax")
@@ -49,19 +47,8 @@ def test_sigkill_after_a_checkpoint_then_resume_matches_the_uninterrupted_run(fu
     assert want["iterations"] == 6 and want["kind"] == "alphazero"
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(out), json.dumps(SMALL.to_json())],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    ckpts = out / "checkpoints"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if ckpts.exists() and any(n.startswith("gen_") for n in os.listdir(ckpts)):
-            break
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    assert not (out / "result.json").exists()  # killed before the end
-    saved = max(int(n[4:]) for n in os.listdir(ckpts) if n.startswith("gen_"))
+    saved = kill_after_first_checkpoint(
+        [sys.executable, "-c", SCRIPT, str(out), json.dumps(SMALL.to_json())], out, env)
     assert saved < 6
 
     starts = []  # the iteration each chunk of the resumed leg starts from

@@ -1,13 +1,13 @@
 """The evojax-rl command: bad input fails cleanly; a SIGKILLed run resumes to the same end."""
 
+import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from kill import kill_after_first_checkpoint
 from test_run_dir import metrics_points, tb_points
 
 from evojax_rl import cli
@@ -150,19 +150,8 @@ def test_sigkill_after_a_checkpoint_then_resume_matches_the_uninterrupted_run(tm
 
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "evojax_rl.cli", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    ckpts = out / "checkpoints"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if ckpts.exists() and any(n.startswith("gen_") for n in os.listdir(ckpts)):
-            break
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    assert not (out / "result.json").exists()  # killed before the end
-    saved = max(int(n[4:]) for n in os.listdir(ckpts) if n.startswith("gen_"))
+    saved = kill_after_first_checkpoint(
+        [sys.executable, "-m", "evojax_rl.cli", *args, "--out", str(out)], out, env)
 
     resumed = run_cli(*args, "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
@@ -184,6 +173,18 @@ def test_sigkill_after_a_checkpoint_then_resume_matches_the_uninterrupted_run(tm
 
 def test_a_second_run_without_out_gets_a_new_directory(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    # The three runs differ only in their length: build (and compile) their program once.
+    from evojax_rl import trainers
+
+    built = {}
+
+    def program(config):
+        key = json.dumps(dataclasses.replace(config, generations=1).to_json(), sort_keys=True)
+        if key not in built:
+            built[key] = trainers.module(config.kind).program(dataclasses.replace(config, generations=1))
+        return built[key]._replace(total=config.generations, config=config)
+
+    monkeypatch.setattr(trainers, "program", program)
     args = ["train", "acrobot-openes", "--generations", "1", "--popsize", "8", "--no-progress"]
     assert cli.main(args) == 0 and cli.main(args) == 0
     assert sorted(os.listdir(tmp_path / "runs")) == ["acrobot-openes-s0", "acrobot-openes-s0-2"]

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from evojax_rl.alphazero.game import GAMES
 from evojax_rl.alphazero.networks import KINDS
+from evojax_rl.runs.driver import config_from_json, config_to_json
 from evojax_rl.validation import check_choice, check_int, check_number, check_positive
 
 SEARCHES = ("gumbel", "puct")
@@ -69,22 +70,11 @@ class AlphaZeroConfig:
                 f"iterations {self.iterations}")
 
     def to_json(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["hidden"] = list(self.hidden)
-        d["eval_opponents"] = list(self.eval_opponents)
-        return d
+        return config_to_json(self)
 
     @classmethod
     def from_json(cls, d: dict) -> "AlphaZeroConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown AlphaZero config field(s) {unknown}; allowed: {sorted(names)}.")
-        d = dict(d)
-        for name in ("hidden", "eval_opponents"):
-            if name in d:
-                d[name] = tuple(d[name])
-        return cls(**d)
+        return config_from_json(cls, d, "AlphaZero config")
 
 
 

@@ -15,6 +15,7 @@ names them and is the key that numbers the records.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -76,6 +77,21 @@ class Program(NamedTuple):
     panels: Sequence[Panel]
     early_stop: bool = False
     finished_text: str = "finished early"
+
+
+def config_to_json(config: Any) -> dict:
+    """A frozen dataclass configuration as ``config.json`` stores it (tuples as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def config_from_json(cls: type, d: dict, what: str) -> Any:
+    """``cls(**d)`` from ``config.json``'s form (lists back to tuples); an unknown field raises
+    ``ValueError`` naming it and the allowed ones (``what`` names the configuration)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ValueError(f"unknown {what} field(s) {unknown}; allowed: {sorted(names)}.")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 def params_sha256(params: Any) -> str:
