@@ -168,9 +168,9 @@ PRESETS: dict[str, Preset] = {
         "128x2, 512 self-play games per iteration, 27 iterations, judged every 3 against random, "
         "the previous parameters and a perfect player (needs the [games] extra).",
         None, None,
-        "perfect play: no line lost against the perfect player over all its optimal replies in "
-        "both seats, and no game lost to random; under a minute on 2 CPU cores "
-        "(benchmarks/alphazero_tictactoe.py).",
+        "perfect play: its agent lost no line against the perfect player over all its optimal "
+        "replies in both seats and no game in 1000 against random, perfect from iteration 15; "
+        "55 s as a whole process on 2 CPU cores (benchmarks/alphazero_tictactoe.py).",
     ),
     "connect4-alphazero": Preset(
         AlphaZeroConfig(
@@ -197,8 +197,9 @@ PRESETS: dict[str, Preset] = {
         "random, pure MCTS with 200 random-rollout simulations and the previous parameters "
         "(needs the [games] extra).",
         None, None,
-        "see BENCHMARKS.md for the curve against random and against pure MCTS with 200 "
-        "random-rollout simulations.",
+        "after 200 iterations (~13 min on 2 CPU cores) its agent won 99% of 400 games against "
+        "random and scored 0.87 against pure MCTS with 200 random-rollout simulations "
+        "(benchmarks/alphazero_connect4.py; the curve is in BENCHMARKS.md).",
     ),
 }
 

@@ -1,10 +1,13 @@
 """The evojax-rl command: bad input fails cleanly; a SIGKILLed run resumes to the same end."""
 
+import atexit
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from kill import kill_after_first_checkpoint
@@ -15,10 +18,20 @@ from evojax_rl.presets import PRESETS
 from evojax_rl.runs.log import read_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The command-line processes of this file share JAX's persistent compilation cache, so the same
+# run started in several processes (a full one, a killed one, its resumption) compiles once;
+# the test processes themselves do not use it (their compile-counting tests stay exact).
+JAX_CACHE = tempfile.mkdtemp(prefix="evojax-rl-test-jax-cache-")
+atexit.register(shutil.rmtree, JAX_CACHE, ignore_errors=True)
+
+
+def cli_env() -> dict:
+    return dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                JAX_COMPILATION_CACHE_DIR=JAX_CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
 
 
 def run_cli(*args, timeout=300):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = cli_env()
     return subprocess.run([sys.executable, "-m", "evojax_rl.cli", *args], capture_output=True,
                           text=True, timeout=timeout, env=env)
 
@@ -149,9 +162,8 @@ def test_sigkill_after_a_checkpoint_then_resume_matches_the_uninterrupted_run(tm
     want = json.loads(full.stdout.strip().splitlines()[-1])
 
     out = tmp_path / "killed"
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     saved = kill_after_first_checkpoint(
-        [sys.executable, "-m", "evojax_rl.cli", *args, "--out", str(out)], out, env)
+        [sys.executable, "-m", "evojax_rl.cli", *args, "--out", str(out)], out, cli_env())
 
     resumed = run_cli(*args, "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr

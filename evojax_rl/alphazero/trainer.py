@@ -109,7 +109,7 @@ def program(config: AlphaZeroConfig) -> driver.Program:
         s, metrics = _chunk(s, jnp.zeros((length, 0)))
         return s, driver.to_records(metrics, "iteration")
 
-    evaluator = make_evaluator(config, game, apply_fn)
+    evaluator = make_evaluator(config, game)
 
     def compile(s, length):
         # The evaluation's programs (the agent's search, the opponents, the games' steps) are
@@ -129,7 +129,7 @@ def program(config: AlphaZeroConfig) -> driver.Program:
         panels=PANELS)
 
 
-def make_evaluator(config: AlphaZeroConfig, game: games.Game, apply_fn):
+def make_evaluator(config: AlphaZeroConfig, game: games.Game):
     """``evaluate(state, seed) -> dict``: the greedy agent's results per opponent, as fractions
     of ``eval_games`` (``vs_<opponent>/win``, ``/draw``, ``/loss``, ``/score`` = win + draw/2)
     against ``random``, ``mcts`` (pure MCTS with random rollouts, ``mcts_simulations``) and
