@@ -22,8 +22,8 @@ from evojax_rl.runs import checkpoint, driver  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = AlphaZeroConfig(game="tic_tac_toe", hidden=(32,), num_simulations=4,
                         max_num_considered_actions=4, selfplay_batch=8, replay_window=2,
-                        batch_size=32, updates=2, iterations=6, chunk=1, checkpoint_every=1,
-                        eval_games=4, eval_opponents=("random",))
+                        batch_size=32, updates=2, learning_rate_end=1e-4, iterations=6, chunk=1,
+                        checkpoint_every=1, eval_games=4, eval_opponents=("random",))
 SCRIPT = """
 import json, sys
 from evojax_rl.alphazero import trainer
@@ -159,6 +159,9 @@ def test_bad_configuration_is_one_sentence_before_anything_is_written(tmp_path, 
         trainer.program(dataclasses.replace(SMALL, game="chesss"))
     with pytest.raises(ValueError, match="eval_games must be even"):
         trainer.program(dataclasses.replace(SMALL, eval_games=5))
+    with pytest.raises(ValueError,
+                       match="learning_rate_end must be a positive finite number, got -0.1"):
+        trainer.program(dataclasses.replace(SMALL, learning_rate_end=-0.1))
     with pytest.raises(ValueError, match="unknown AlphaZero config field"):
         AlphaZeroConfig.from_json({"gmae": "tic_tac_toe"})
     out = tmp_path / "run"

@@ -24,7 +24,9 @@ class AlphaZeroConfig:
     Dirichlet noise and moves sampled at ``temperature``); ``num_simulations`` per move.
     selfplay_batch: games per iteration; opening_plies: each game starts with a uniformly drawn
     number, from 0 to this, of uniformly random moves. replay_window: iterations of positions
-    kept; batch_size / updates / learning_rate / value_weight: the training per iteration.
+    kept; batch_size / updates / learning_rate / value_weight: the training per iteration;
+    learning_rate_end: if set, the learning rate follows a cosine from ``learning_rate`` down to
+    this over the run's ``iterations * updates`` steps and stays there after (None: constant).
     iterations / chunk / checkpoint_every: run length, iterations per compiled chunk (the agent
     is evaluated after each), iterations between checkpoints (0: only at the end).
     eval_games: games per opponent (half in each seat); eval_simulations: the agent's search at
@@ -49,6 +51,7 @@ class AlphaZeroConfig:
     batch_size: int = 512
     updates: int = 32
     learning_rate: float = 1e-3
+    learning_rate_end: float | None = None
     value_weight: float = 1.0
     iterations: int = 50
     chunk: int = 5
@@ -95,6 +98,8 @@ def validate(config: AlphaZeroConfig) -> None:
     if config.eval_simulations is not None:
         check_int("eval_simulations", config.eval_simulations, 1)
     check_positive("learning_rate", config.learning_rate)
+    if config.learning_rate_end is not None:
+        check_positive("learning_rate_end", config.learning_rate_end)
     check_number("value_weight", config.value_weight, 0.0)
     check_number("temperature", config.temperature, 0.0)
     for name in config.eval_opponents:

@@ -53,6 +53,16 @@ def _network(config: AlphaZeroConfig, game: games.Game):
     return module, module.apply
 
 
+def learning_rate(config: AlphaZeroConfig):
+    """The learner's step size: ``config.learning_rate``, or, with ``learning_rate_end``, a cosine
+    from it down to ``learning_rate_end`` over the run's ``iterations * updates`` steps (then
+    flat). A schedule counts steps in the optimizer's state, so a resumed run continues it."""
+    if config.learning_rate_end is None:
+        return config.learning_rate
+    return optax.cosine_decay_schedule(config.learning_rate, config.iterations * config.updates,
+                                       alpha=config.learning_rate_end / config.learning_rate)
+
+
 def agent(config: AlphaZeroConfig, params, num_simulations: int | None = None) -> Agent:
     """The greedy agent of ``config`` with ``params`` (``num_simulations`` default: the run's
     evaluation setting)."""
@@ -74,7 +84,7 @@ def program(config: AlphaZeroConfig) -> driver.Program:
         max_num_considered_actions=config.max_num_considered_actions)
     per_iteration = game.max_plies * config.selfplay_batch
     window = replay.make_replay(config.replay_window, per_iteration, config.batch_size)
-    optimizer = optax.adam(config.learning_rate)
+    optimizer = optax.adam(learning_rate(config))
     learner = learn.make_learner(apply_fn, optimizer, window, value_weight=config.value_weight)
     example = selfplay.Sample(jnp.zeros(game.observation_shape, jnp.float32),
                               jnp.zeros((game.num_actions,), jnp.float32), jnp.zeros(()),
