@@ -2,14 +2,15 @@
 
 1. Time to stable perfect play, like for like. Ours (the ``tictactoe-alphazero`` preset's
    training: Gumbel MuZero with 32 simulations, MLP 128x2, 512 self-play games per iteration,
-   0-2 random opening plies) and the recipe (``az_recipe.py``: the same game, search settings,
-   network, games per iteration and openings, on pgx + mctx + flax + optax) each train for
-   ``--horizon`` seconds (compilation included, evaluation excluded) and are judged after every
-   iteration by the same test: a greedy player (its own 32-simulation search, no noise) loses
-   no line against the perfect player over every optimal reply in both seats
-   (``alphazero.perfect.perfect_lines``). ``stable`` is the training time of the first
+   its random opening plies) and the recipe (``az_recipe.py``: the same game, search settings,
+   network, games per iteration and random openings as the preset, on pgx + mctx + flax +
+   optax) each train for ``--horizon`` seconds (compilation included, evaluation excluded) and
+   are judged after every iteration by the same test: a greedy player (its own 32-simulation
+   search, no noise) loses no line against the perfect player over every optimal reply in both
+   seats (``alphazero.perfect.perfect_lines``). ``stable`` is the training time of the first
    evaluation from which every later one (to the horizon) is perfect; ``first`` the first
-   perfect one. Medians over ``--seeds``.
+   perfect one. Medians over ``--seeds``. Each run's compilation is estimated as its first
+   judged time less its median iteration, and ``stable`` is also given without it.
 2. Self-play positions searched per second at equal batch (512) and simulations (32), one
    iteration's self-play (9 plies of every game, finished games included), compilation
    excluded: ours (``selfplay.make_selfplay``) over the recipe's.
@@ -40,6 +41,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import az_recipe  # noqa: E402
@@ -89,7 +91,8 @@ def run_recipe(seed: int, horizon: float, log) -> list[dict]:
         # are an argument, so judging does not recompile for every iteration.
         return is_perfect(jax.tree_util.Partial(act.func, *act.args))
 
-    return az_recipe.run_recipe(seed, horizon, evaluate, log=log)
+    recipe = az_recipe.Recipe(max_random_opening=PRESETS[PRESET].config.opening_plies)
+    return az_recipe.run_recipe(seed, horizon, evaluate, recipe=recipe, log=log)
 
 
 def ours_selfplay_positions_per_s(batch: int = 512, simulations: int = 32, repeats: int = 5) -> float:
@@ -107,6 +110,41 @@ def ours_selfplay_positions_per_s(batch: int = 512, simulations: int = 32, repea
         jax.block_until_ready(play(params, jax.random.key(2 + r)))
         times.append(time.perf_counter() - t)
     return batch * GAME.max_plies / float(np.median(times))
+
+
+def model_seconds(batch: int = 512, simulations: int = 32, repeats: int = 5) -> float:
+    """The part of one self-play call that any implementation pays, whatever its search: the
+    game's step and the network (the preset's MLP) on ``batch`` positions, ``(simulations + 1) *
+    9`` times in a chain (each step's move depends on the last network output, so nothing is
+    hoisted or skipped). Median seconds of ``repeats`` calls after a compiling one. An estimate:
+    inside a search the same work can cost more (caches, threads)."""
+    config = PRESETS[PRESET].config
+    module, apply_fn = trainer._network(config, GAME)
+    params = module.init(jax.random.key(0), np.zeros((1, *GAME.observation_shape), np.float32))
+    start = games.init(GAME, jax.random.key(0), batch)
+
+    @jax.jit
+    def chain(params, start):
+        def body(_, carry):
+            state, total = carry
+            logits, value = apply_fn(params, state.observation)
+            action = jnp.argmax(jnp.where(state.legal_action_mask, logits, -jnp.inf), axis=-1)
+            after = games.step(GAME, state, action.astype(jnp.int32))
+            over = after.terminated  # a finished game starts again
+            state = jax.tree.map(
+                lambda a, b: jnp.where(over.reshape(over.shape + (1,) * (a.ndim - 1)), a, b),
+                start, after)
+            return state, total + jnp.sum(value)
+
+        return jax.lax.fori_loop(0, (simulations + 1) * GAME.max_plies, body, (start, 0.0))[1]
+
+    jax.block_until_ready(chain(params, start))
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(chain(params, start))
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
 
 
 def preset_end_to_end(log) -> dict:
@@ -140,8 +178,17 @@ def preset_end_to_end(log) -> dict:
 
 
 def stable(history) -> dict:
+    """A run's judgements summed up; ``compile_s``: the first judged time less the median
+    iteration (what the first call spent compiling)."""
     first, stable_s = az_recipe.time_to_stable(history)
+    times = [h["seconds"] for h in history]
+    iteration_s = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    compile_s = max(times[0] - iteration_s, 0.0)
     return {"first_s": first, "stable_s": stable_s, "iterations": len(history),
+            "iteration_s": round(iteration_s, 3), "compile_s": round(compile_s, 2),
+            "stable_after_compile_s": None if stable_s is None else round(stable_s - compile_s, 2),
+            "stable_iteration": next((h["iteration"] for h in history
+                                      if h["seconds"] == stable_s), None),
             "history": [[h["seconds"], int(h["perfect"])] for h in history]}
 
 
@@ -169,6 +216,15 @@ def main(argv=None) -> int:
     recipe_sp = az_recipe.selfplay_positions_per_s(repeats=3 if args.quick else 5)
     print(f"self-play positions/s (batch 512, 32 simulations): ours {ours_sp:,.0f}, recipe "
           f"{recipe_sp:,.0f} ({ours_sp / recipe_sp:.2f}x)")
+    # Where a self-play call's time goes: the step and network work both pay (estimated by a
+    # chain of the same calls), and the rest, which is each one's search.
+    per_call = GAME.max_plies * 512
+    model_s = model_seconds(repeats=3 if args.quick else 5)
+    ours_rest, recipe_rest = per_call / ours_sp - model_s, per_call / recipe_sp - model_s
+    print(f"one self-play call: ours {per_call / ours_sp:.3f} s, recipe {per_call / recipe_sp:.3f} "
+          f"s; of which game steps + network (a chain of the same calls) {model_s:.3f} s; the "
+          f"rest (search): ours {ours_rest:.3f} s, recipe {recipe_rest:.3f} s "
+          f"({recipe_rest / ours_rest:.2f}x)")
     runs = {"ours": {}, "recipe": {}}
     for seed in seeds:
         runs["ours"][seed] = stable(run_ours(seed, horizon, log))
@@ -176,9 +232,14 @@ def main(argv=None) -> int:
         for who in ("ours", "recipe"):
             r = runs[who][seed]
             print(f"seed {seed} {who:6s}: first perfect {r['first_s']} s, stable from "
-                  f"{r['stable_s']} s ({r['iterations']} iterations in {horizon:.0f} s)")
+                  f"{r['stable_s']} s (iteration {r['stable_iteration']}; "
+                  f"{r['stable_after_compile_s']} s after compiling {r['compile_s']} s; "
+                  f"{r['iteration_s']} s per iteration; {r['iterations']} iterations in "
+                  f"{horizon:.0f} s)")
     ours_s = median([runs["ours"][s]["stable_s"] for s in seeds])
     recipe_s = median([runs["recipe"][s]["stable_s"] for s in seeds])
+    ours_warm = median([runs["ours"][s]["stable_after_compile_s"] for s in seeds])
+    recipe_warm = median([runs["recipe"][s]["stable_after_compile_s"] for s in seeds])
     result = {
         "benchmark": "alphazero_tictactoe",
         "seeds": seeds,
@@ -187,6 +248,15 @@ def main(argv=None) -> int:
         "ours_s": ours_s,
         "recipe_s": recipe_s,
         "ours_over_recipe": round(ours_s / recipe_s, 3) if ours_s and recipe_s else None,
+        "opening_plies": PRESETS[PRESET].config.opening_plies,
+        "ours_after_compile_s": ours_warm,
+        "recipe_after_compile_s": recipe_warm,
+        "after_compile_ours_over_recipe": (round(ours_warm / recipe_warm, 3)
+                                           if ours_warm and recipe_warm else None),
+        "ours_compile_s": median([runs["ours"][s]["compile_s"] for s in seeds]),
+        "recipe_compile_s": median([runs["recipe"][s]["compile_s"] for s in seeds]),
+        "ours_iteration_s": median([runs["ours"][s]["iteration_s"] for s in seeds]),
+        "recipe_iteration_s": median([runs["recipe"][s]["iteration_s"] for s in seeds]),
         "first_ours_over_recipe": None,  # set below
         "ours_first_s": median([runs["ours"][s]["first_s"] for s in seeds]),
         "recipe_first_s": median([runs["recipe"][s]["first_s"] for s in seeds]),
@@ -195,12 +265,15 @@ def main(argv=None) -> int:
         "selfplay_ours_per_s": round(ours_sp),
         "selfplay_recipe_per_s": round(recipe_sp),
         "selfplay_ours_over_recipe": round(ours_sp / recipe_sp, 3),
+        "selfplay_model_s": round(model_s, 4),
+        "selfplay_search_ours_over_recipe": round(recipe_rest / ours_rest, 3),
         "runs": runs,
     }
     if result["ours_first_s"] and result["recipe_first_s"]:
         result["first_ours_over_recipe"] = round(result["ours_first_s"] / result["recipe_first_s"], 3)
     print(f"time to stable perfect play (median): ours {ours_s} s, recipe {recipe_s} s "
-          f"({result['ours_over_recipe']}x)")
+          f"({result['ours_over_recipe']}x); after compiling: ours {ours_warm} s, recipe "
+          f"{recipe_warm} s ({result['after_compile_ours_over_recipe']}x)")
     if not args.quick:
         result["preset"] = preset_end_to_end(log)
         p = result["preset"]

@@ -347,25 +347,32 @@ def alphazero_tictactoe(rec: dict) -> str:
     rows = []
     for who in ("ours", "recipe"):
         for seed, run in r["runs"][who].items():
-            rows.append([who, seed, g(run["first_s"]), g(run["stable_s"]), run["iterations"]])
+            rows.append([who, seed, g(run["first_s"]), g(run["stable_s"]),
+                         g(run.get("stable_iteration")), g(run.get("compile_s")),
+                         g(run.get("stable_after_compile_s")), g(run.get("iteration_s")),
+                         run["iterations"]])
     text = f"""\
 Like for like: our `tictactoe-alphazero` training and a pgx + mctx + flax + optax recipe
 (`benchmarks/az_recipe.py`: the same game, Gumbel MuZero with 32 simulations, MLP 128x2, 512
-self-play games per iteration, 0-2 random opening plies; its own replay of 4 iterations and
-200 Adam steps per iteration) each train for {g(r['horizon_s'])} s (compilation included,
-judging excluded) and are judged after every iteration by the same test: the greedy
-{r['judge_simulations']}-simulation search of each loses no line against the perfect player
-over every optimal reply in both seats. Stable: the training time from which every later
-judgement (to the horizon) is perfect. Seeds {', '.join(map(str, r['seeds']))}.
+self-play games per iteration, the preset's 0-{r.get('opening_plies', 2)} random opening plies;
+its own replay of 4 iterations and 200 Adam steps per iteration) each train for
+{g(r['horizon_s'])} s (compilation included, judging excluded) and are judged after every
+iteration by the same test: the greedy {r['judge_simulations']}-simulation search of each loses
+no line against the perfect player over every optimal reply in both seats. Stable: the training
+time from which every later judgement (to the horizon) is perfect. Compilation: the first judged
+time less the run's median iteration. Seeds {', '.join(map(str, r['seeds']))}.
 
-{table(['trainer', 'seed', 'first perfect (s)', 'stable from (s)', 'iterations'], rows)}
+{table(['trainer', 'seed', 'first perfect (s)', 'stable from (s)', 'stable from (iteration)',
+        'compiling (s)', 'stable, after compiling (s)', 's per iteration', 'iterations'], rows)}
 
 Runs that reached stable perfect play within the horizon: ours {r['ours_stable_runs']} of
 {len(r['seeds'])}, the recipe {r['recipe_stable_runs']} of {len(r['seeds'])}. Median time to
 stable perfect play (a run that never got there counts as longer than any other; "—": the median
 run never got there): ours **{g(r['ours_s'])} s**, the recipe **{g(r['recipe_s'])} s**:
 `ours_over_recipe` **{g(r['ours_over_recipe'])}** ({target('ours_over_recipe',
-r['ours_over_recipe'])}). Median time to the first perfect judgement: ours
+r['ours_over_recipe'])}); counted from the end of compiling: ours
+{g(r.get('ours_after_compile_s'))} s, the recipe {g(r.get('recipe_after_compile_s'))} s
+({g(r.get('after_compile_ours_over_recipe'))}x). Median time to the first perfect judgement: ours
 **{g(r['ours_first_s'])} s**, the recipe **{g(r['recipe_first_s'])} s**
 ({g(r['first_ours_over_recipe'])}x{'' if r['first_ours_over_recipe'] is None else
 ('; ours is slower' if r['first_ours_over_recipe'] > 1 else '; ours is faster')}).
@@ -375,6 +382,18 @@ compilation excluded): ours {g(r['selfplay_ours_per_s'])}, the recipe
 {g(r['selfplay_recipe_per_s'])}: `selfplay_ours_over_recipe`
 **{g(r['selfplay_ours_over_recipe'])}** ({target('selfplay_ours_over_recipe',
 r['selfplay_ours_over_recipe'])}).
+"""
+    if "selfplay_model_s" in r:
+        per_call = 9 * 512
+        ours_call = per_call / r["selfplay_ours_per_s"]
+        recipe_call = per_call / r["selfplay_recipe_per_s"]
+        text += f"""
+Where a self-play call goes: ours {ours_call:.3f} s, the recipe {recipe_call:.3f} s; the game's
+steps and the network alone (the same {33 * 9} calls at batch 512 in a chain, work that any
+implementation pays) take {r['selfplay_model_s']:.3f} s, so the search's own part is
+{ours_call - r['selfplay_model_s']:.3f} s against {recipe_call - r['selfplay_model_s']:.3f} s
+(`selfplay_search_ours_over_recipe` {g(r['selfplay_search_ours_over_recipe'])}; an estimate: inside
+a search the same network calls can cost more than in a chain).
 """
     p = r.get("preset")
     if p:
