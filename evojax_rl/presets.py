@@ -171,8 +171,8 @@ PRESETS: dict[str, Preset] = {
         "the previous parameters and a perfect player (needs the [games] extra).",
         None, None,
         "perfect play: its agent lost no line against the perfect player over all its optimal "
-        "replies in both seats and no game in 1000 against random, perfect from iteration 15; "
-        "55 s as a whole process on 2 CPU cores (benchmarks/alphazero_tictactoe.py).",
+        "replies in both seats and no game in 1000 against random, perfect from iteration 6; "
+        "56 s as a whole process on 2 CPU cores (benchmarks/alphazero_tictactoe.py).",
     ),
     "connect4-alphazero": Preset(
         AlphaZeroConfig(
