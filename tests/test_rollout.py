@@ -1,5 +1,7 @@
 """The rollout engine against plain Python loops, its reference path, and its memory footprint."""
 
+import functools
+
 import gymnax
 import jax
 import jax.numpy as jnp
@@ -17,21 +19,38 @@ def population(policy, p, seed=0, scale=1.0):
     return jax.tree.map(lambda x: scale * x, pop)
 
 
-def python_loop(name, policy, params, episode_key, max_steps, stats):
-    """One episode with gymnax's public six-value ``step``, in plain Python, same key scheme."""
+@functools.lru_cache(maxsize=None)
+def _one_step(name, max_steps, policy):
+    """One step of an episode, jitted on its own: ``(params, stats, run_key, t, obs, state) ->
+    (obs, state, reward, done)`` with gymnax's public six-value ``step``. Only the per-step
+    work is compiled (eager dispatch of each op would cost ~40 ms a step); the episode loop
+    stays in Python. Policies are NamedTuples, so ``policy`` is part of the cache key."""
     gym_env, gym_params = gymnax.make(name)
     gym_params = gym_params.replace(max_steps_in_episode=max_steps)
+
+    @jax.jit
+    def step(params, stats, run_key, t, obs, state):
+        k_act, k_env = jax.random.split(jax.random.fold_in(run_key, t))
+        action = policy.apply(params, obs_norm.normalize(stats, obs), k_act)
+        obs, state, reward, terminated, truncated, _ = gym_env.step(k_env, state, action,
+                                                                    gym_params)
+        return jnp.asarray(obs, jnp.float32), state, reward, terminated | truncated
+
+    return gym_env, gym_params, step
+
+
+def python_loop(name, policy, params, episode_key, max_steps, stats):
+    """One episode in a plain Python loop over steps, same key scheme as the engine."""
+    gym_env, gym_params, step = _one_step(name, max_steps, policy)
     k_reset, run_key = jax.random.split(episode_key)
     obs, state = gym_env.reset(k_reset, gym_params)
+    obs = jnp.asarray(obs, jnp.float32)
     ret, seen = 0.0, []
     for t in range(max_steps):
-        k_act, k_env = jax.random.split(jax.random.fold_in(run_key, t))
-        obs = jnp.asarray(obs, jnp.float32)
         seen.append(np.asarray(obs))
-        action = policy.apply(params, obs_norm.normalize(stats, obs), k_act)
-        obs, state, reward, terminated, truncated, _ = gym_env.step(k_env, state, action, gym_params)
+        obs, state, reward, done = step(params, stats, run_key, t, obs, state)
         ret += float(reward)
-        if terminated or truncated:
+        if bool(done):
             break
     return ret, t + 1, np.stack(seen)
 
