@@ -13,7 +13,7 @@
 
 Every selection here masks the node's invalid actions (``tree.invalid_actions[b, node]``), at
 every depth. Signatures: ``fn(keys: StepKeys, tree, node_index: [B], depth) -> (action: [B]
-int32, unresolved: [B] bool or None)``; root selections take no ``depth``.
+int32, unresolved: [B] bool)``; root selections take no ``depth``.
 
 Tie-breaking (a fact of mctx that exact equality needs): mctx's PUCT adds
 ``1e-7 * uniform(key)`` to the scores, with one key per tree and step, and drawing those keys
@@ -21,8 +21,7 @@ costs more than the rest of the descent on CPU. The noise can change the argmax 
 another score is within ``1e-7`` of the best, so the search first descends without keys
 (``keys.keys is None``) and a selection flags the trees where its choice is ``unresolved``;
 only if some tree is, the search descends again with mctx's keys. Deterministic selections
-(Gumbel) return ``unresolved=None``: they never need the keys, so the search compiles no second
-descent for them.
+(Gumbel) never flag.
 """
 
 from __future__ import annotations
@@ -82,9 +81,7 @@ def _argmax_with_tie_noise(scores, invalid, keys: StepKeys):
 
 
 def _resolved(action):
-    """A deterministic selection's result: ``(action, None)``, known at trace time to need no
-    tie-break keys."""
-    return action, None
+    return action, jnp.zeros(action.shape, bool)
 
 
 def _node_rows(tree: Tree, node_index):
@@ -160,7 +157,7 @@ def gumbel_muzero_root_action_selection(
     max_num_considered_actions: int,
     qtransform=qtransforms.qtransform_completed_by_mix_value,
 ):
-    """Sequential Halving with Gumbel at the root. ``node_index: [B] -> (action, None)``.
+    """Sequential Halving with Gumbel at the root. ``node_index: [B] -> (action, unresolved)``.
 
     Uses ``tree.extra_data.root_gumbel: [B, A]`` and, for a reused tree, counts only this
     search's root visits (``tree.extra_data.root_visits_before: [B, A]``) in the schedule.
@@ -187,7 +184,7 @@ def gumbel_muzero_interior_action_selection(
     *,
     qtransform=qtransforms.qtransform_completed_by_mix_value,
 ):
-    """Deterministic Full Gumbel MuZero selection (Eq. 14). ``node_index: [B] -> (action, None)``."""
+    """Deterministic Full Gumbel MuZero selection (Eq. 14). ``node_index: [B] -> (action, 0)``."""
     del keys, depth
     visits, logits, invalid, _ = _node_rows(tree, node_index)
     improved = jax.nn.softmax(logits + qtransform(tree, node_index))

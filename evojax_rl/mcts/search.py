@@ -114,9 +114,7 @@ class _Descent(NamedTuple):
     depth: jax.Array  # [] depth of `child`
     going: jax.Array  # [B] bool, still descending
     chain: Any  # [B] keys (mctx's per-tree key chain), or None in the noiseless pass
-    # [B] bool, a choice depended on tie-break noise not drawn; None when neither selection
-    # can ever depend on it (both deterministic: known at trace time).
-    unresolved: Optional[jax.Array]
+    unresolved: jax.Array  # [B] bool, a choice depended on tie-break noise not drawn
 
 
 def _step_keys(chain, active):
@@ -125,14 +123,6 @@ def _step_keys(chain, active):
         return StepKeys(None, active), None
     pairs = jax.vmap(jax.random.split)(chain)
     return StepKeys(pairs[:, 1], active), pairs[:, 0]
-
-
-def _flagged(unresolved, active, tracked: bool):
-    """``unresolved & active`` as a ``[B]`` array when ``tracked``, else None. A selection's
-    ``unresolved`` is an array or None (a deterministic selection)."""
-    if not tracked:
-        return None
-    return jnp.zeros(active.shape, bool) if unresolved is None else unresolved & active
 
 
 def _descend(tree: Tree, chain, root_selection, interior_selection, max_depth) -> _Descent:
@@ -146,12 +136,8 @@ def _descend(tree: Tree, chain, root_selection, interior_selection, max_depth) -
     action, unresolved = root_selection(keys, tree, zeros)
     child = tree.children_index[rows, ROOT_INDEX, action]
     one = jnp.ones((), jnp.int32)
-    # Track flags in the noiseless pass only, and only if a selection can raise them (for the
-    # interior selection, seen from its abstract evaluation: nothing is computed).
-    tracked = chain is None and (unresolved is not None or jax.eval_shape(
-        lambda: interior_selection(keys, tree, zeros, one))[1] is not None)
     going = root_ok & (child != UNVISITED) & (one < limit)
-    state = _Descent(zeros, action, child, one, going, chain, _flagged(unresolved, root_ok, tracked))
+    state = _Descent(zeros, action, child, one, going, chain, unresolved & root_ok)
 
     def body(s: _Descent) -> _Descent:
         node = jnp.where(s.going, s.child, s.parent)
@@ -163,9 +149,9 @@ def _descend(tree: Tree, chain, root_selection, interior_selection, max_depth) -
         child = tree.children_index[rows, parent, action]
         depth = s.depth + 1
         going_on = going & (child != UNVISITED) & (depth < limit)
-        flags = _flagged(unresolved, going, tracked)
-        return _Descent(parent, action, child, depth, going_on, chain,
-                        None if flags is None else s.unresolved | flags)
+        return _Descent(
+            parent, action, child, depth, going_on, chain, s.unresolved | (unresolved & going)
+        )
 
     return jax.lax.while_loop(lambda s: jnp.any(s.going), body, state)
 
@@ -177,14 +163,10 @@ def simulate(tree: Tree, simulate_key, root_selection, interior_selection, max_d
     action (then ``(parent, action)`` still points at that child, which is evaluated again).
     The first descent draws no keys; if a selection reports a choice that mctx's tie-breaking
     noise could change, the batch descends again with mctx's keys (one per tree and depth).
-    When both selections are deterministic (they report ``None``), the second descent is not
-    even compiled.
     """
     b = tree.node_visits.shape[0]
     root_ok = ~jnp.all(tree.invalid_actions[:, ROOT_INDEX], axis=-1)
     fast = _descend(tree, None, root_selection, interior_selection, max_depth)
-    if fast.unresolved is None:
-        return fast.parent, fast.action, root_ok
 
     def exact():
         chain = jax.random.split(simulate_key, b)
