@@ -342,6 +342,15 @@ hold.
 """
 
 
+def rounds_text(r: dict) -> str:
+    """The self-play rounds' ratios, where the run had several."""
+    rounds = r.get("selfplay_rounds") or []
+    if len(rounds) < 2:
+        return ""
+    return (f"; the median of {len(rounds)} interleaved rounds, each compiled afresh, whose ratios "
+            f"were {', '.join(g(x[2]) for x in rounds)}")
+
+
 def alphazero_tictactoe(rec: dict) -> str:
     r = rec["result"]
     rows = []
@@ -381,7 +390,7 @@ Self-play positions searched per second (batch 512, 32 simulations, 9 plies of e
 compilation excluded): ours {g(r['selfplay_ours_per_s'])}, the recipe
 {g(r['selfplay_recipe_per_s'])}: `selfplay_ours_over_recipe`
 **{g(r['selfplay_ours_over_recipe'])}** ({target('selfplay_ours_over_recipe',
-r['selfplay_ours_over_recipe'])}).
+r['selfplay_ours_over_recipe'])}){rounds_text(r)}.
 """
     if "selfplay_model_s" in r:
         per_call = 9 * 512

@@ -172,7 +172,7 @@ PRESETS: dict[str, Preset] = {
         None, None,
         "perfect play: its agent lost no line against the perfect player over all its optimal "
         "replies in both seats and no game in 1000 against random, perfect from iteration 6; "
-        "56 s as a whole process on 2 CPU cores (benchmarks/alphazero_tictactoe.py).",
+        "56-60 s as a whole process on 2 CPU cores (benchmarks/alphazero_tictactoe.py).",
     ),
     "connect4-alphazero": Preset(
         AlphaZeroConfig(
