@@ -116,6 +116,7 @@ def _stored(leaf: Any) -> Any:
 
 def save(root: str, generation: int, tree: Any, meta: dict | None = None, keep: int = 2) -> str:
     """Write ``tree`` as ``root/gen_<generation>`` atomically; keep the newest ``keep``."""
+    root = os.path.abspath(root)  # orbax takes absolute paths only
     leaves = jax.tree_util.tree_leaves(tree)
     arrays = {f"leaf_{i:05d}": _stored(leaf) for i, leaf in enumerate(leaves)}
     info = {
@@ -198,6 +199,7 @@ def restore(root: str, template: Any, generation: int | None = None) -> tuple[An
     (their shardings; a leaf that is not a jax.Array goes to this process's first device); keys as
     typed keys again.
     """
+    root = os.path.abspath(root)  # orbax takes absolute paths only
     info = read_meta(root, generation)
     path = os.path.join(root, _name(info["generation"]))
     leaves, treedef = jax.tree_util.tree_flatten(template)
