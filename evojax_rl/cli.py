@@ -4,11 +4,19 @@
     evojax-rl train PRESET [--seed N] [--generations N | --iterations N] [--popsize N]
                            [--out DIR]
                            [--checkpoint-every N] [--resume | --overwrite] [--no-progress]
+                           [--coordinator HOST:PORT --num-processes N --process-id I]
     evojax-rl eval DIR [--episodes N]
     evojax-rl play DIR [--simulations N] [--first human|agent]
 
 Bad input gives one sentence on stderr and exit status 2, with nothing written. Options must be
 spelled out (no abbreviations: ``--pop 8`` is refused, not read as ``--popsize 8``).
+
+Many processes: ``train`` with ``--coordinator/--num-processes/--process-id``, or with none of
+them inside a cluster job that JAX can join by itself (``distributed.cluster_detected``: Slurm,
+Open MPI, TPU pod hosts, ``JAX_COORDINATOR_ADDRESS``; ``--distributed`` forces it). Each
+process then runs the training as a child it watches: when the run loses a process (JAX stops
+the others within the heartbeat timeout), the child's fatal log is replaced by one sentence and
+exit status 3.
 """
 
 from __future__ import annotations
@@ -17,9 +25,16 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
+import subprocess
 import sys
+import threading
 
 EXIT_BAD_INPUT = 2
+EXIT_PEER_LOST = 3
+_WORKER = "EVOJAX_RL_WORKER"  # set in the supervised child that does the work
+# What a process prints (JAX's coordination service, gloo, our worker) when the run lost a peer.
+_PEER_LOST = ("JAX distributed service", "coordination service", "Gloo", "evojax-rl: peer lost")
 
 
 class UsageError(ValueError):
@@ -58,6 +73,19 @@ def _parser() -> argparse.ArgumentParser:
                         "holding a run is refused; one whose run stopped before its first "
                         "checkpoint is started afresh)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="many processes: address of process 0 (with --num-processes and "
+                        "--process-id)")
+    t.add_argument("--num-processes", type=int, default=None, metavar="N",
+                   help="many processes: how many take part")
+    t.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="many processes: this one's index, 0 to N-1")
+    t.add_argument("--distributed", action="store_true",
+                   help="join a multi-process run that JAX detects by itself (implied inside "
+                        "Slurm, Open MPI and TPU pod jobs of more than one process)")
+    t.add_argument("--heartbeat-timeout", type=int, default=30, metavar="S",
+                   help="many processes: seconds without news from a process before the others "
+                        "stop (default 30)")
     e = sub.add_parser("eval", help="evaluate a run's newest checkpoint", allow_abbrev=False)
     e.add_argument("dir")
     e.add_argument("--episodes", type=int, default=None,
@@ -133,11 +161,83 @@ def _options_of(fields) -> list[str]:
             if o in fields]
 
 
+def _wants_distributed(args) -> bool:
+    """Whether ``train`` joins a multi-process run (flags checked; nothing initialized)."""
+    from evojax_rl import distributed
+
+    given = [v is not None for v in (args.coordinator, args.num_processes, args.process_id)]
+    if any(given) and not all(given):
+        raise UsageError("--coordinator, --num-processes and --process-id go together; give all "
+                         "three, or none inside a cluster job that JAX detects.")
+    _check_int("--num-processes", args.num_processes)
+    if args.num_processes is not None:
+        _check_int("--process-id", args.process_id, 0, args.num_processes - 1)
+    _check_int("--heartbeat-timeout", args.heartbeat_timeout)
+    return all(given) or args.distributed or distributed.cluster_detected()
+
+
+def _die_with_parent() -> None:
+    """In the supervised child: be killed when the supervising process dies (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the child outlives a killed parent
+        pass
+
+
+def _supervise(argv: list[str], args) -> int:
+    """Run this ``train`` command again as a child process and watch it.
+
+    The child's output passes through until it reports a lost peer (JAX's coordination service
+    or the collectives failing, see ``_PEER_LOST``); from there its log (a fatal error and a
+    stack trace) is held back, and if it then fails, one sentence says what happened instead.
+    """
+    env = dict(os.environ, **{_WORKER: "1"})
+    child = subprocess.Popen([sys.executable, "-m", "evojax_rl.cli", *argv], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             errors="replace",
+                             preexec_fn=_die_with_parent if os.name == "posix" else None)
+
+    def forward_stdout():  # without gloo's "[Gloo] Rank 0 is connected to 3 peer ranks" lines
+        for line in child.stdout:
+            if not line.startswith("[Gloo]"):
+                sys.stdout.write(line)
+                sys.stdout.flush()
+
+    stdout = threading.Thread(target=forward_stdout, daemon=True)
+    stdout.start()
+    lost = False
+    try:
+        for line in child.stderr:
+            lost = lost or any(marker in line for marker in _PEER_LOST)
+            if not lost:
+                sys.stderr.write(line)
+                sys.stderr.flush()
+        code = child.wait()
+    except KeyboardInterrupt:
+        code = child.wait()
+    stdout.join()
+    if code != 0 and lost:
+        who = (f"process {args.process_id} of {args.num_processes}" if args.process_id is not None
+               else "this process")
+        print(f"evojax-rl: error: {who} stopped because another process of the run died or stopped "
+              "answering; start them all again with --resume to continue from the last "
+              "checkpoint.", file=sys.stderr)
+        return EXIT_PEER_LOST
+    return code if code >= 0 else 128 - code
+
+
 def _cmd_train(args) -> int:
     from evojax_rl import presets, trainers
     from evojax_rl.runs import driver
     from evojax_rl.runs.log import check_run_dir
 
+    if _wants_distributed(args):
+        from evojax_rl import distributed
+
+        distributed.initialize(args.coordinator, args.num_processes, args.process_id,
+                               heartbeat_timeout=args.heartbeat_timeout)
     preset = presets.get(args.preset)
     _check_int("--seed", args.seed, 0, 2**32 - 1)
     _check_int("--generations", args.generations)
@@ -164,6 +264,10 @@ def _cmd_train(args) -> int:
     config = dataclasses.replace(config, **_overrides(args, config, args.preset))
     # Builds (and so validates) everything before saying what follows; compiles nothing.
     program = trainers.program(config)
+    from evojax_rl import distributed
+
+    if not distributed.is_main():
+        action = None  # process 0 says what happens to the directory
     if action == "restart":
         print(f"evojax-rl: {out!r} holds a run that stopped before its first checkpoint; "
               "starting it afresh.", file=sys.stderr)
@@ -172,9 +276,10 @@ def _cmd_train(args) -> int:
               file=sys.stderr)
     result = driver.run(program, out, seed=seed, resume=args.resume, overwrite=args.overwrite,
                         progress=not args.no_progress, name=args.preset)
-    print(f"{args.preset}: {trainers.headline(result)} ({result['wall_seconds']:.1f} s); "
-          f"run directory {out}")
-    print(json.dumps(result))
+    if distributed.is_main():
+        print(f"{args.preset}: {trainers.headline(result)} ({result['wall_seconds']:.1f} s); "
+              f"run directory {out}")
+        print(json.dumps(result))
     return 0
 
 
@@ -214,11 +319,14 @@ def _cmd_play(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``evojax-rl`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     try:
         if args.command == "presets":
             return _cmd_presets()
         if args.command == "train":
+            if not os.environ.get(_WORKER) and _wants_distributed(args):
+                return _supervise(argv, args)
             return _cmd_train(args)
         if args.command == "play":
             return _cmd_play(args)
@@ -229,6 +337,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evojax-rl: interrupted", file=sys.stderr)
         return 130
+    except RuntimeError as e:
+        if type(e).__name__ == "ReplicaMismatch":  # processes that drifted apart
+            print(f"evojax-rl: error: {e}", file=sys.stderr)
+            return 1
+        # A multi-process run that lost a peer in the middle of a collective.
+        if os.environ.get(_WORKER) and type(e).__name__ == "JaxRuntimeError":
+            print(f"evojax-rl: peer lost: {str(e).splitlines()[0]}", file=sys.stderr)
+            return EXIT_PEER_LOST
+        raise
 
 
 if __name__ == "__main__":

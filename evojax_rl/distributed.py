@@ -1,28 +1,61 @@
-"""Sharding the population over devices with ``jax.sharding``.
+"""Many devices and many processes: the population split over one global mesh.
 
-A population function ``f(population [P, ...], keys [P, ...], *replicated) -> outputs [P, ...]``
-runs on ``P / n`` members per device under ``jax.shard_map``: every device runs its own compiled
-loop (and stops its own while-loops as soon as its own episodes are done), and the outputs come
-back as one ``[P, ...]`` array sharded along the population axis. Members are independent, so the
-result equals the single-device result.
+One process or many, the population lives on a 1-D mesh named ``"pop"`` over every device of
+every process (``jax.devices()``). A population function ``f(population [P, ...], keys [P, ...],
+*replicated) -> outputs [P, ...]`` runs on ``P / n`` members per device under ``jax.shard_map``:
+every device runs its own compiled loop, and the outputs come back as one ``[P, ...]`` array
+sharded along the population axis. Members are independent, so the result equals the
+single-device result.
+
+Many processes (JAX's multi-controller runtime, ``initialize``): every process runs the same
+program on the same replicated state. Each regenerates the whole population from the shared key
+(so parameters and perturbations never travel), evaluates its own slice on its local devices,
+and only the ``P`` fitness values (plus a few scalars) cross process boundaries; every process
+then applies the same deterministic update. ``check_replicas`` compares a checksum of the
+state's replicas across processes and devices, so a silent divergence stops the run.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import hashlib
+import os
+import re
+from typing import Any, Callable, Sequence
 
 import jax
-from jax.sharding import Mesh, PartitionSpec
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from evojax_rl.validation import check_int
 
 AXIS = "pop"
 
 
 def population_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
-    """A 1-D mesh named ``"pop"`` over ``devices`` (default: every device of the default backend)."""
+    """A 1-D mesh named ``"pop"`` over ``devices`` (default: every device of every process)."""
     devices = list(jax.devices() if devices is None else devices)
     if not devices:
         raise ValueError("population_mesh needs at least one device, got none.")
     return Mesh(devices, (AXIS,))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """The sharding of a value held whole by every device of ``mesh``."""
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def put_replicated(tree: Any, mesh: Mesh) -> Any:
+    """``tree`` (the same value in every process) held whole by every device of ``mesh``, which
+    may span several processes. Typed PRNG keys included."""
+    sharding = replicated(mesh)
+
+    def put(x):
+        if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(jax.device_put(jax.random.key_data(x), sharding),
+                                            impl=jax.random.key_impl(x))
+        return jax.device_put(x, sharding)
+
+    return jax.tree.map(put, tree)
 
 
 def check_divisible(popsize: int, mesh: Mesh) -> None:
@@ -35,15 +68,161 @@ def check_divisible(popsize: int, mesh: Mesh) -> None:
         )
 
 
-def shard_population(fn: Callable, mesh: Mesh, n_sharded: int, n_replicated: int) -> Callable:
+def shard_population(fn: Callable, mesh: Mesh, n_sharded: int, n_replicated: int,
+                     out_specs: Any = None) -> Callable:
     """Wrap ``fn(*sharded, *replicated)`` so its first ``n_sharded`` arguments (pytrees with a
-    leading ``[P]`` axis) and all its outputs are split along ``P`` over ``mesh``; the last
-    ``n_replicated`` arguments are copied to every device."""
+    leading ``[P]`` axis) are split along ``P`` over ``mesh`` and the last ``n_replicated`` are
+    copied to every device. Outputs are split along their leading axis too (``out_specs``, a
+    pytree prefix of ``PartitionSpec``s, overrides that)."""
     pop, rep = PartitionSpec(AXIS), PartitionSpec()
     return jax.shard_map(
         fn,
         mesh=mesh,
         in_specs=(pop,) * n_sharded + (rep,) * n_replicated,
-        out_specs=pop,
+        out_specs=pop if out_specs is None else out_specs,
         check_vma=False,
     )
+
+
+def evaluate_population(fn: Callable, population: Any, mesh: Mesh | None) -> jax.Array:
+    """``vmap(fn)(population)`` with the members split over ``mesh`` (``None``: unsplit).
+
+    ``fn(member) -> f32[]``; ``population``: a pytree with a leading ``[P]`` axis, held whole by
+    every device. ``P`` need not divide the mesh: the population is padded with copies of its
+    first member, whose values are dropped. Returns ``[P]`` held whole by every device; the only
+    bytes that cross devices are the ``P`` results.
+    """
+    if mesh is None or mesh.size == 1:
+        return jax.vmap(fn)(population)
+    p = jax.tree_util.tree_leaves(population)[0].shape[0]
+    pad = -p % mesh.size
+    if pad:
+        population = jax.tree.map(
+            lambda x: jax.numpy.concatenate([x, jax.numpy.repeat(x[:1], pad, axis=0)]), population)
+    values = shard_population(jax.vmap(fn), mesh, 1, 0)(population)
+    return jax.lax.with_sharding_constraint(values[:p], replicated(mesh))
+
+
+# --- many processes -------------------------------------------------------------------------
+
+_ADDRESS = re.compile(r"^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$")
+
+
+def cluster_detected() -> bool:
+    """Whether the environment describes a multi-process job that ``jax.distributed`` can join
+    without flags: ``JAX_COORDINATOR_ADDRESS`` set, a Slurm step or an Open MPI job of more than
+    one task, or a TPU pod slice of more than one host."""
+    env = os.environ
+    if env.get("JAX_COORDINATOR_ADDRESS"):
+        return True
+    if "SLURM_JOB_ID" in env and "SLURM_PROCID" in env:
+        if int(env.get("SLURM_STEP_NUM_TASKS", env.get("SLURM_NTASKS", "1")) or 1) > 1:
+            return True
+    if "OMPI_MCA_orte_hnp_uri" in env and int(env.get("OMPI_COMM_WORLD_SIZE", "1") or 1) > 1:
+        return True
+    return "," in env.get("TPU_WORKER_HOSTNAMES", "")
+
+
+def initialize(coordinator: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None, *, heartbeat_timeout: int = 30,
+               initialization_timeout: int = 300) -> None:
+    """Join a multi-process run (``jax.distributed.initialize``); call before anything else
+    uses JAX.
+
+    Either all three of ``coordinator`` (``"HOST:PORT"`` of process 0), ``num_processes`` and
+    ``process_id`` are given, or none, and JAX detects the cluster (Slurm, Open MPI, TPU pods,
+    ``JAX_COORDINATOR_ADDRESS``). On CPUs the collectives go through gloo. A process that stops
+    answering for ``heartbeat_timeout`` seconds makes every other process stop (JAX's
+    coordination service terminates them), so a dead peer never leaves the run hanging.
+    """
+    given = [v is not None for v in (coordinator, num_processes, process_id)]
+    if any(given) and not all(given):
+        raise ValueError("give all of coordinator, num_processes and process_id, or none of "
+                         "them (to let JAX detect the cluster).")
+    if all(given):
+        if not isinstance(coordinator, str) or not _ADDRESS.match(coordinator):
+            raise ValueError(f"coordinator must be HOST:PORT (e.g. 10.0.0.1:1234), got "
+                             f"{coordinator!r}.")
+        check_int("num_processes", num_processes, 1)
+        check_int("process_id", process_id, 0, num_processes - 1)
+    check_int("heartbeat_timeout", heartbeat_timeout, 1)
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    try:
+        jax.distributed.initialize(coordinator, num_processes, process_id,
+                                   heartbeat_timeout_seconds=heartbeat_timeout,
+                                   initialization_timeout=initialization_timeout)
+    except (ValueError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"could not join the multi-process run: {first.rstrip('.')}.") from None
+
+
+def is_main() -> bool:
+    """Whether this is process 0, the one that writes logs, plots and results."""
+    return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+    """Wait until every process reaches the barrier ``name`` (nothing to do in one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+class ReplicaMismatch(RuntimeError):
+    """Replicas of a state that must be identical on every device differ."""
+
+
+def _digest(arrays: list[np.ndarray]) -> np.ndarray:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return np.frombuffer(h.digest()[:8], np.uint32).copy()  # [2]
+
+
+def check_replicas(tree: Any, what: str = "parameters", step: int | None = None) -> None:
+    """Raise ``ReplicaMismatch`` (one sentence) unless every replica of ``tree`` (jax.Arrays held
+    whole by several devices, of one process or of many) holds the same bits.
+
+    Each process hashes its local copies (one per device) on the host; the hashes of all
+    processes are then gathered (8 bytes per device) and compared.
+    """
+    leaves = [jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
+              for x in jax.tree_util.tree_leaves(tree)]
+    if not leaves:
+        return
+    n_local = len(leaves[0].addressable_shards)
+    local = np.stack([_digest([np.asarray(leaf.addressable_shards[d].data) for leaf in leaves])
+                      for d in range(n_local)])  # [local devices, 2]
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        local = np.asarray(multihost_utils.process_allgather(local)).reshape(-1, 2)
+    if not (local == local[0]).all():
+        where = f" at step {step}" if step is not None else ""
+        bad = sorted({int(i) for i in np.nonzero((local != local[0]).any(axis=1))[0]})
+        raise ReplicaMismatch(
+            f"the {what} differ between devices{where} (replicas {bad} differ from replica 0), "
+            "so the processes no longer run the same update; stopping.")
+
+
+_COLLECTIVE = re.compile(
+    r"=\s*(\S+)\s+(all-gather|all-reduce|reduce-scatter|collective-permute|all-to-all)"
+    r"(?:-start)?\(")
+_SHAPE = re.compile(r"([a-z]+\d*)\[([\d,]*)\]")
+_BYTES = {"pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "f16": 2, "bf16": 2, "s32": 4,
+          "u32": 4, "f32": 4, "s64": 8, "u64": 8, "f64": 8}
+
+
+def collectives(hlo_text: str) -> list[tuple[str, int]]:
+    """The cross-device operations of a compiled program (``compiled.as_text()``): ``(op,
+    result bytes)`` for each all-gather, all-reduce, reduce-scatter, collective-permute and
+    all-to-all, in program order (an op inside a loop body is listed once)."""
+    out = []
+    for shapes, op in _COLLECTIVE.findall(hlo_text):
+        size = 0
+        for dtype, dims in _SHAPE.findall(shapes):
+            n = int(np.prod([int(d) for d in dims.split(",") if d])) if dims else 1
+            size += n * _BYTES.get(dtype, 4)
+        out.append((op, size))
+    return out

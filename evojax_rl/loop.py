@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evojax_rl import validation
+from evojax_rl import distributed, validation
 from evojax_rl.strategies import base, restarts, sampling
 
 
@@ -43,10 +43,12 @@ class _Carry(NamedTuple):
 
 
 @functools.partial(
-    jax.jit, static_argnames=("fitness_fn", "ask", "tell", "stop", "max_generations")
+    jax.jit, static_argnames=("fitness_fn", "ask", "tell", "stop", "max_generations", "mesh")
 )
-def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, max_generations):
-    """Run generations until a stop code is set. ``target``: [] (``+inf`` for none)."""
+def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, max_generations,
+         mesh):
+    """Run generations until a stop code is set. ``target``: [] (``+inf`` for none).
+    ``mesh``: the devices the population is split over (None: not split)."""
     layout = state.layout
     dim = layout.size
     dtype = layout.dtype
@@ -55,7 +57,9 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
 
     def body(c: _Carry) -> _Carry:
         population, state = ask(sampling.fold_in(key, c.generation), c.state)
-        fitness = jax.vmap(fitness_fn)(population)
+        if mesh is not None:  # every device draws the whole population, evaluates its slice
+            population = jax.lax.with_sharding_constraint(population, distributed.replicated(mesh))
+        fitness = distributed.evaluate_population(fitness_fn, population, mesh)
         state = tell(population, fitness, state)
         clean = base.sanitize_fitness(fitness)
         i = jnp.argmax(clean)
@@ -128,6 +132,7 @@ def optimize(
     max_generations: int,
     target_fitness: float | None = None,
     max_evaluations: int | None = None,
+    devices: int = 1,
 ) -> OptimizeResult:
     """Maximize ``fitness_fn`` with ``strategy``, starting from ``x0``, as one compiled loop.
 
@@ -143,6 +148,12 @@ def optimize(
         length of the compiled history buffer.
       target_fitness: stop once the best fitness reaches it.
       max_evaluations: stop once this many fitness evaluations have been made (in total).
+      devices: how many devices to split each generation's population over: 1 evaluates it on
+        the default device; ``jax.device_count()`` splits it over every device of every process
+        (after ``distributed.initialize``, call ``optimize`` in every process alike). Any
+        population size works (the last device's slice is padded). The strategy's update runs
+        whole on every device, so only the fitness values travel, and the result equals
+        ``devices=1``'s.
 
     The loop stops on the target, on the strategy's own criteria (``strategy.stop``), on
     ``max_evaluations`` or on ``max_generations``; ``stop_reason`` says which.
@@ -152,6 +163,8 @@ def optimize(
     an equal strategy configuration, and nothing recompiles.
     """
     _check_run_args(key, max_generations, target_fitness, max_evaluations)
+    validation.check_int("devices", devices, 1, jax.device_count())
+    mesh = distributed.population_mesh(jax.devices()[:devices]) if devices > 1 else None
     base.Layout.of(x0)  # x0 first: a bad x0 would otherwise be reported as a bad fitness_fn
     check_fitness_fn(fitness_fn, x0)
     if isinstance(strategy, restarts.IPOP):
@@ -162,6 +175,7 @@ def optimize(
             max_generations=int(max_generations),
             target_fitness=target_fitness,
             max_evaluations=max_evaluations,
+            mesh=mesh,
         )
     if not isinstance(strategy, base.Strategy):
         raise ValueError(
@@ -171,13 +185,18 @@ def optimize(
     k_init, k_run = jax.random.split(key)
     state = strategy.init(k_init, x0)
     return run_one(
-        fitness_fn, strategy, state, k_run, int(max_generations), target_fitness, max_evaluations
+        fitness_fn, strategy, state, k_run, int(max_generations), target_fitness, max_evaluations,
+        mesh,
     )
 
 
-def run_one(fitness_fn, strategy, state, key, max_generations, target_fitness, max_evaluations):
-    """Compiled run of one strategy from ``state``; returns an ``OptimizeResult``."""
+def run_one(fitness_fn, strategy, state, key, max_generations, target_fitness, max_evaluations,
+            mesh=None):
+    """Compiled run of one strategy from ``state``; returns an ``OptimizeResult``. ``mesh``: the
+    devices to split the population over (None: not split)."""
     dtype = state.layout.dtype
+    if mesh is not None:
+        state, key = distributed.put_replicated((state, key), mesh)
     target = jnp.asarray(jnp.inf if target_fitness is None else target_fitness, dtype)
     budget = jnp.asarray(np.iinfo(np.int32).max if max_evaluations is None else max_evaluations)
     carry = _run(
@@ -190,6 +209,7 @@ def run_one(fitness_fn, strategy, state, key, max_generations, target_fitness, m
         tell=strategy.tell,
         stop=strategy.stop,
         max_generations=max_generations,
+        mesh=mesh,
     )
     # One transfer, then host-side slicing: slicing the device array by a run-dependent length
     # would compile a new slice for every length.

@@ -19,6 +19,7 @@ Output directory (see ``runs.log``; the loop around the chunks is ``runs.driver`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import warnings
 from typing import Any, Callable, ClassVar, NamedTuple
@@ -118,6 +119,7 @@ class Trainer(NamedTuple):
     mean_params: Callable[[TrainState], Any]
     devices: int  # devices the population's rollouts are sharded across
     compile: Callable[[TrainState, int], None]  # compile run_chunk(ts, length) and evaluate
+    chunk_text: Callable[[TrainState, int], str]  # the compiled chunk's HLO (what crosses devices)
 
 
 def build(config: TrainConfig) -> Trainer:
@@ -146,7 +148,13 @@ def build(config: TrainConfig) -> Trainer:
                                 devices=1)
     obs_shape = env.observation_space.shape if config.obs_norm else ()
 
-    @jax.jit
+    # The state lives where a chunk leaves it: held whole by every device the population runs
+    # on (of every process). Made there by init and restored there (checkpoint.restore follows
+    # the template), every chunk and the evaluation see one placement and compile once.
+    mesh = distributed.population_mesh(jax.devices()[:devices]) if devices > 1 else None
+    placement = distributed.replicated(mesh) if mesh is not None else None
+
+    @functools.partial(jax.jit, out_shardings=placement)
     def _init(seed):
         root = jax.random.key(seed)
         x0 = policy.init(jax.random.fold_in(root, 0))
@@ -157,21 +165,17 @@ def build(config: TrainConfig) -> Trainer:
             jnp.zeros((), jnp.int32),
         )
 
-    # The state lives where a chunk leaves it: replicated over the population's devices. Started
-    # there (and restored there, as checkpoint.restore follows the template), every chunk and the
-    # evaluation see one placement and compile once, not again after the first chunk.
-    placement = (jax.sharding.NamedSharding(distributed.population_mesh(jax.devices()[:devices]),
-                                            jax.sharding.PartitionSpec())
-                 if devices > 1 else None)
-
     def init(seed: int) -> TrainState:
         # One compiled program: dozens of eager initializer ops would each compile on their own.
-        ts = _init(jnp.uint32(seed))
-        return ts if placement is None else jax.device_put(ts, placement)
+        return _init(np.uint32(seed))
 
     def generation(ts: TrainState, _):
         key, k_ask, k_roll = jax.random.split(ts.key, 3)
         pop, s = strategy.ask(k_ask, ts.strategy_state)
+        if mesh is not None:
+            # Every device draws the whole population (the perturbations never travel) and
+            # rolls out its own slice; only the fitness values are gathered for tell.
+            pop = jax.lax.with_sharding_constraint(pop, placement)
         res = rollout(k_roll, pop, ts.obs_stats)
         s = strategy.tell(pop, res.fitness, s)
         stats = obs_norm.merge(ts.obs_stats, res.obs_stats) if config.obs_norm else ts.obs_stats
@@ -211,7 +215,10 @@ def build(config: TrainConfig) -> Trainer:
         _chunk.lower(ts, jnp.zeros((length, 0))).compile()
         _evaluate.lower(ts, driver.eval_key(0, ts.generation)).compile()
 
-    return Trainer(config, init, run_chunk, evaluate, mean_params, devices, compile)
+    def chunk_text(ts: TrainState, length: int) -> str:
+        return _chunk.lower(ts, jnp.zeros((length, 0))).compile().as_text()
+
+    return Trainer(config, init, run_chunk, evaluate, mean_params, devices, compile, chunk_text)
 
 
 def program(config: TrainConfig) -> driver.Program:

@@ -26,6 +26,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 import numpy as np
 
+from evojax_rl import distributed
 from evojax_rl.runs import checkpoint
 from evojax_rl.runs.log import Panel, RunLog, check_run_dir, prepare_run_dir, write_json_atomic
 from evojax_rl.validation import check_int
@@ -193,6 +194,13 @@ def run(
     ``seed``, and continue to ``program.total``) or ``overwrite`` (delete that run and start
     again). All of this is checked before anything is compiled or written.
 
+    Many processes (``distributed.initialize``): every process calls ``run`` with the same
+    arguments and runs every chunk (the state is replicated, the population split); only process
+    0 writes ``config.json``, metrics, TensorBoard, the curve and ``result.json`` and shows
+    progress, while checkpoints are written by all together. After every chunk the parameters'
+    replicas on every device of every process are compared (``distributed.check_replicas``), so
+    a run whose processes drifted apart stops with one sentence instead of going on.
+
     Each call is a *leg* of the run: ``legs`` lists ``{"start", "end", "seconds"}`` (steps and
     wall-clock seconds, compilation included) and ``wall_seconds`` is their sum. A killed leg
     counts up to its last checkpoint; what it ran after that is run, and counted, again by the
@@ -208,6 +216,7 @@ def run(
     ckpt_dir = os.path.join(out_dir, "checkpoints") if out_dir else None
     if resume:
         _check_owner(checkpoint.read_meta(ckpt_dir), ckpt_dir, name, seed, program.kind)
+    main = distributed.is_main()
     state = program.init(seed)
     start, earlier_legs = 0, []
     if resume:
@@ -215,11 +224,15 @@ def run(
         start, earlier_legs = program.steps_done(state), info["meta"].get("legs", [])
     log = None
     if out_dir:
-        prepare_run_dir(out_dir, action)
-        write_json_atomic(os.path.join(out_dir, "config.json"),
-                          {"kind": program.kind, "name": name, "seed": seed,
-                           "config": program.config.to_json()})
-        log = RunLog(out_dir, keep_until=start, step_key=program.unit)
+        distributed.barrier("evojax_rl.run.checked")  # every process has read the directory
+        if main:
+            prepare_run_dir(out_dir, action)
+            write_json_atomic(os.path.join(out_dir, "config.json"),
+                              {"kind": program.kind, "name": name, "seed": seed,
+                               "config": program.config.to_json()})
+            log = RunLog(out_dir, keep_until=start, step_key=program.unit)
+        distributed.barrier("evojax_rl.run.prepared")
+    replicas = jax.device_count() > 1
     total, unit = program.total, program.unit
     step, last_ckpt, evaluation, finished = start, start, {}, False
     plotted = -math.inf
@@ -229,7 +242,7 @@ def run(
         evaluation = program.evaluate(state, seed)
         finished = program.finished(evaluation)
     bar = None
-    if progress:
+    if progress and main:
         from tqdm import tqdm
 
         # A run that stopped early shows as complete, not frozen part-way like an abort.
@@ -248,12 +261,15 @@ def run(
             evaluation = program.evaluate(state, seed)
             records[-1].update(evaluation)
             finished = program.finished(evaluation)
+            if replicas:
+                distributed.check_replicas(program.params(state), step=step)
             if log is not None:
                 log.append(records)
                 # Redrawn at most every PLOT_SECONDS (a draw costs ~0.3 s) and at the end.
                 if step >= total or finished or time.perf_counter() - plotted >= PLOT_SECONDS:
                     log.plot(name or program.title, program.panels)
                     plotted = time.perf_counter()
+            if out_dir:
                 due = program.checkpoint_every and step - last_ckpt >= program.checkpoint_every
                 if due or step >= total or finished:
                     checkpoint.save(ckpt_dir, step, state,
@@ -284,6 +300,6 @@ def run(
         "legs": legs,
         "params_sha256": params_sha256(program.params(state)),
     }
-    if out_dir:
+    if out_dir and main:
         write_json_atomic(os.path.join(out_dir, "result.json"), result)
     return result
