@@ -4,6 +4,7 @@ Fitness is **maximized** everywhere; to minimize ``f``, pass ``-f``.
 """
 
 from evojax_rl import (  # noqa: F401
+    distributed,
     mcts,
     obs_norm,
     policies,

@@ -34,7 +34,8 @@ EXIT_BAD_INPUT = 2
 EXIT_PEER_LOST = 3
 _WORKER = "EVOJAX_RL_WORKER"  # set in the supervised child that does the work
 # What a process prints (JAX's coordination service, gloo, our worker) when the run lost a peer.
-_PEER_LOST = ("JAX distributed service", "coordination service", "Gloo", "evojax-rl: peer lost")
+_PEER_LOST = ("JAX distributed service", "coordination service", "coordination_service", "heartbeat",
+              "Gloo", "evojax-rl: peer lost")
 
 
 class UsageError(ValueError):
@@ -169,6 +170,8 @@ def _wants_distributed(args) -> bool:
     if any(given) and not all(given):
         raise UsageError("--coordinator, --num-processes and --process-id go together; give all "
                          "three, or none inside a cluster job that JAX detects.")
+    if args.coordinator is not None:
+        distributed.check_address("--coordinator", args.coordinator)
     _check_int("--num-processes", args.num_processes)
     if args.num_processes is not None:
         _check_int("--process-id", args.process_id, 0, args.num_processes - 1)

@@ -108,16 +108,24 @@ def evaluate_population(fn: Callable, population: Any, mesh: Mesh | None) -> jax
 _ADDRESS = re.compile(r"^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$")
 
 
+def check_address(name: str, address: Any) -> str:
+    """Raise one sentence unless ``address`` is ``HOST:PORT``."""
+    if not isinstance(address, str) or not _ADDRESS.match(address):
+        raise ValueError(f"{name} must be HOST:PORT (e.g. 10.0.0.1:1234), got {address!r}.")
+    return address
+
+
 def cluster_detected() -> bool:
     """Whether the environment describes a multi-process job that ``jax.distributed`` can join
-    without flags: ``JAX_COORDINATOR_ADDRESS`` set, a Slurm step or an Open MPI job of more than
-    one task, or a TPU pod slice of more than one host."""
+    without flags: ``JAX_COORDINATOR_ADDRESS`` set, a Slurm job step (``srun``) or an Open MPI
+    job of more than one task, or a TPU pod slice of more than one host
+    (``TPU_WORKER_HOSTNAMES``)."""
     env = os.environ
     if env.get("JAX_COORDINATOR_ADDRESS"):
         return True
-    if "SLURM_JOB_ID" in env and "SLURM_PROCID" in env:
-        if int(env.get("SLURM_STEP_NUM_TASKS", env.get("SLURM_NTASKS", "1")) or 1) > 1:
-            return True
+    # A job step of several tasks (srun), not a bare shell inside a multi-task allocation.
+    if "SLURM_JOB_ID" in env and int(env.get("SLURM_STEP_NUM_TASKS", "1") or 1) > 1:
+        return True
     if "OMPI_MCA_orte_hnp_uri" in env and int(env.get("OMPI_COMM_WORLD_SIZE", "1") or 1) > 1:
         return True
     return "," in env.get("TPU_WORKER_HOSTNAMES", "")
@@ -140,9 +148,7 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
         raise ValueError("give all of coordinator, num_processes and process_id, or none of "
                          "them (to let JAX detect the cluster).")
     if all(given):
-        if not isinstance(coordinator, str) or not _ADDRESS.match(coordinator):
-            raise ValueError(f"coordinator must be HOST:PORT (e.g. 10.0.0.1:1234), got "
-                             f"{coordinator!r}.")
+        check_address("coordinator", coordinator)
         check_int("num_processes", num_processes, 1)
         check_int("process_id", process_id, 0, num_processes - 1)
     check_int("heartbeat_timeout", heartbeat_timeout, 1)

@@ -72,6 +72,15 @@ def test_unknown_preset_lists_the_valid_names(tmp_path):
         (["--checkpoint-every", "-1"], "--checkpoint-every must be an int >= 0, got -1."),
         (["--resume"], "--resume: run directory"),
         (["--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
+        (["--coordinator", "127.0.0.1:1234"], "--coordinator, --num-processes and --process-id "
+                                              "go together; give all three"),
+        (["--coordinator", "127.0.0.1:1234", "--num-processes", "2", "--process-id", "2"],
+         "--process-id must be an int from 0 to 1, got 2."),
+        (["--coordinator", "127.0.0.1:1234", "--num-processes", "0", "--process-id", "0"],
+         "--num-processes must be an int >= 1, got 0."),
+        (["--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"],
+         "--coordinator must be HOST:PORT (e.g. 10.0.0.1:1234), got 'localhost'."),
+        (["--heartbeat-timeout", "0"], "--heartbeat-timeout must be an int >= 1, got 0."),
     ],
 )
 def test_bad_train_input_writes_nothing(tmp_path, capsys, argv, message):

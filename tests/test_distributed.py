@@ -206,3 +206,22 @@ def test_a_killed_process_stops_the_other_with_one_sentence(tmp_path):
                          "continue from the last checkpoint.")
     assert not any("Check failure" in line or line.startswith("    @") for line in lines)
     assert took < 60, took
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({}, False),
+    ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "8"}, False),  # a shell inside the allocation
+    ({"SLURM_JOB_ID": "7", "SLURM_STEP_NUM_TASKS": "8", "SLURM_PROCID": "3"}, True),  # srun
+    ({"SLURM_JOB_ID": "7", "SLURM_STEP_NUM_TASKS": "1"}, False),
+    ({"OMPI_MCA_orte_hnp_uri": "1.0;tcp://10.0.0.1:1", "OMPI_COMM_WORLD_SIZE": "4"}, True),
+    ({"TPU_WORKER_HOSTNAMES": "t0"}, False),
+    ({"TPU_WORKER_HOSTNAMES": "t0,t1"}, True),
+    ({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234"}, True),
+])
+def test_a_cluster_is_detected_from_its_environment(monkeypatch, env, expected):
+    for name in list(os.environ):
+        if name.startswith(("SLURM_", "OMPI_", "TPU_", "JAX_COORDINATOR")):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert distributed.cluster_detected() is expected
