@@ -153,7 +153,8 @@ def optimize(
         (after ``distributed.initialize``, call ``optimize`` in every process alike). Any
         population size works (the last device's slice is padded). The strategy's update runs
         whole on every device, so only the fitness values travel, and the result equals
-        ``devices=1``'s.
+        ``devices=1``'s (bit for bit where XLA computes a member the same way at both batch
+        widths, which it usually but not always does: see the README's "Scaling out").
 
     The loop stops on the target, on the strategy's own criteria (``strategy.stop``), on
     ``max_evaluations`` or on ``max_generations``; ``stop_reason`` says which.
