@@ -10,6 +10,13 @@ value [M])``), averaged over the valid positions only (0 if there are none)::
 
 Invalid positions are replaced by zeros before the network sees them, so whatever they hold
 (NaN included) changes neither the loss nor its gradient.
+
+Data-parallel (``axis``, inside ``jax.shard_map`` over that mesh axis of ``n`` devices): every
+device draws the same minibatch (the key is replicated), takes its own ``batch_size / n`` slice,
+and differentiates the SUMS of its slice's losses; one ``psum`` per step adds the gradients and
+the sums (and the valid counts) over the devices, and dividing by the global valid count gives
+exactly the full minibatch's gradient and losses. Every device then applies the same Adam update,
+so the parameters stay identical on all of them.
 """
 
 from __future__ import annotations
@@ -44,36 +51,57 @@ def _masked(batch: Sample) -> Sample:
 
 
 def make_learner(apply_fn: Callable, optimizer: optax.GradientTransformation, replay: Replay, *,
-                 value_weight: float = 1.0) -> Learner:
+                 value_weight: float = 1.0, axis: str | None = None) -> Learner:
     """The learner for ``apply_fn`` with ``optimizer``, sampling minibatches from ``replay``.
 
     metrics (float32 scalars): ``loss``, ``policy_loss``, ``value_loss``, ``valid_fraction`` (of
-    the batch); ``train`` returns their means over the ``steps`` minibatches.
+    the batch); ``train`` returns their means over the ``steps`` minibatches. ``axis``: split each
+    minibatch over that mesh axis (``train`` must then run inside ``jax.shard_map`` over it, with
+    ``replay.batch_size`` a multiple of its size; see the module docstring).
     """
     validation.check_number("value_weight", value_weight, 0.0)
 
-    def loss(params: Any, batch: Sample):
+    def sums(params: Any, batch: Sample):
+        """``(policy + value_weight * value, (policy, value, valid))``: the sums over ``batch``'s
+        valid positions of the two losses, and how many are valid."""
         batch = _masked(batch)
         weight = batch.valid.astype(jnp.float32)
-        count = jnp.maximum(jnp.sum(weight), 1.0)
         logits, value = apply_fn(params, batch.observation)
         policy = -jnp.sum(batch.policy * jax.nn.log_softmax(logits, axis=-1), axis=-1)
-        policy_loss = jnp.sum(weight * policy) / count
-        value_loss = jnp.sum(weight * jnp.square(value - batch.value)) / count
-        total = policy_loss + value_weight * value_loss
-        metrics = {"loss": total, "policy_loss": policy_loss, "value_loss": value_loss,
-                   "valid_fraction": jnp.mean(weight)}
-        return total, metrics
+        policy_sum = jnp.sum(weight * policy)
+        value_sum = jnp.sum(weight * jnp.square(value - batch.value))
+        return policy_sum + value_weight * value_sum, (policy_sum, value_sum, jnp.sum(weight))
 
-    grad_fn = jax.value_and_grad(loss, has_aux=True)
+    def metrics_of(parts, size: int):
+        policy_sum, value_sum, valid = parts
+        count = jnp.maximum(valid, 1.0)
+        policy_loss, value_loss = policy_sum / count, value_sum / count
+        total = policy_loss + value_weight * value_loss
+        return total, {"loss": total, "policy_loss": policy_loss, "value_loss": value_loss,
+                       "valid_fraction": valid / size}
+
+    def loss(params: Any, batch: Sample):
+        _, parts = sums(params, batch)
+        return metrics_of(parts, batch.valid.shape[0])
+
+    grad_fn = jax.grad(sums, has_aux=True)
 
     def train(params, opt_state, replay_state, key: jax.Array, steps: int):
         def update(carry, step_key):
             params, opt_state = carry
-            batch = replay.sample(replay_state, step_key)
-            (_, metrics), grads = grad_fn(params, batch)
+            batch = replay.sample(replay_state, step_key)  # [batch_size], the same everywhere
+            size = batch.valid.shape[0]
+            if axis is not None:  # this device's slice of it
+                part = size // jax.lax.axis_size(axis)
+                batch = jax.tree.map(lambda x: jax.lax.dynamic_slice_in_dim(
+                    x, jax.lax.axis_index(axis) * part, part), batch)
+            grads, parts = grad_fn(params, batch)
+            if axis is not None:
+                grads, parts = jax.lax.psum((grads, parts), axis)
+            count = jnp.maximum(parts[2], 1.0)
+            grads = jax.tree.map(lambda g: g / count, grads)
             updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), metrics
+            return (optax.apply_updates(params, updates), opt_state), metrics_of(parts, size)[1]
 
         (params, opt_state), metrics = jax.lax.scan(
             update, (params, opt_state), jax.random.split(key, steps))

@@ -15,6 +15,12 @@ Sample layout: ``N = game.max_plies * batch``, ply-major: sample ``n = t * batch
 
 Keys: ``selfplay(params, key)`` splits ``key`` into ``(init_key, opening_key, ply_key)``; ply
 ``t`` uses ``fold_in(ply_key, t)`` split into ``(search_key, random_key)``.
+
+Over devices (``axis``, inside ``jax.shard_map``): each device plays its own ``batch`` games with
+``key`` folded with its index on that axis, the search stays on the device (no collective inside
+the ply loop), and only the finished samples are gathered: every device gets all ``n * N``
+samples, device-major (device ``d``'s ``N`` samples, ply-major, at ``d * N``), and the stats
+over all ``n * batch`` games.
 """
 
 from __future__ import annotations
@@ -89,8 +95,10 @@ def make_search(game: game_lib.Game, apply_fn: Callable, *, num_simulations: int
 def make_selfplay(game: game_lib.Game, apply_fn: Callable, *, batch: int, num_simulations: int,
                   search: str = "gumbel", opening_plies: int = 0, temperature: float = 1.0,
                   max_num_considered_actions: int = 16, dirichlet_fraction: float = 0.25,
-                  dirichlet_alpha: float = 0.3) -> Callable:
-    """``selfplay(params, key) -> (Sample, stats)``: ``batch`` games, ``N = max_plies * batch``.
+                  dirichlet_alpha: float = 0.3, axis: str | None = None) -> Callable:
+    """``selfplay(params, key) -> (Sample, stats)``: ``batch`` games, ``N = max_plies * batch``
+    (with ``axis``: ``batch`` games per device, and every device returns all devices' samples,
+    ``Sample [n * N]``, and their stats; see the module docstring).
 
     ``apply_fn(params, observation: [B, *O]) -> (logits [B, A], value [B])``. ``temperature``
     and the Dirichlet settings apply to ``search="puct"`` only. stats (float32 scalars):
@@ -107,6 +115,8 @@ def make_selfplay(game: game_lib.Game, apply_fn: Callable, *, batch: int, num_si
                             dirichlet_fraction=dirichlet_fraction, dirichlet_alpha=dirichlet_alpha)
 
     def selfplay(params, key):
+        if axis is not None:
+            key = jax.random.fold_in(key, jax.lax.axis_index(axis))
         init_key, opening_key, ply_key = jax.random.split(key, 3)
         state = game_lib.init(game, init_key, batch)
         first_mover = state.current_player
@@ -144,6 +154,11 @@ def make_selfplay(game: game_lib.Game, apply_fn: Callable, *, batch: int, num_si
             "valid_samples": jnp.sum(valid).astype(jnp.float32),
             "valid_fraction": f32(valid),
         }
+        if axis is not None:  # every device plays as many games: the mean of means is the mean
+            samples = jax.lax.all_gather(samples, axis, tiled=True)
+            n = jax.lax.axis_size(axis)
+            stats = {k: v if k == "valid_samples" else v / n
+                     for k, v in jax.lax.psum(stats, axis).items()}
         return samples, stats
 
     return selfplay

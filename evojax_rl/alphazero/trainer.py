@@ -12,17 +12,31 @@ also every line against a perfect player that branches over all its optimal repl
 
 Keys: ``key(seed)`` folded with 0 (initial parameters), 1 (the training stream, split once per
 iteration) and 2 (evaluation, folded again with the iteration), as in the ES trainer.
+
+Devices (``data_devices``): with ``n`` devices (of every process) dividing both
+``selfplay_batch`` and ``batch_size``, each iteration runs under ``jax.shard_map`` over
+``distributed.population_mesh()``: every device plays ``selfplay_batch / n`` games (its key
+folded with its index; the search never leaves the device), the new samples are gathered to every
+device, and each update's gradient is computed on ``batch_size / n`` positions per device and
+summed over the devices (``learn``). The state (parameters, Adam, the whole replay window) is
+held whole and bit-identical by every device, so a checkpoint does not depend on ``n``. The
+evaluation plays on one local device of each process.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
+import warnings
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+from jax.sharding import NamedSharding, PartitionSpec
 
+from evojax_rl import distributed
 from evojax_rl.alphazero import evaluate as judge
 from evojax_rl.alphazero import game as games
 from evojax_rl.alphazero import learn, networks, perfect, replay, selfplay
@@ -63,34 +77,72 @@ def learning_rate(config: AlphaZeroConfig):
                                        alpha=config.learning_rate_end / config.learning_rate)
 
 
+def local(tree: Any) -> Any:
+    """``tree``'s arrays as held by this process's first device: a state held whole by every
+    device (``build``) is then searched and played on one device, not on all of them."""
+    return jax.tree.map(lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, tree)
+
+
 def agent(config: AlphaZeroConfig, params, num_simulations: int | None = None) -> Agent:
     """The greedy agent of ``config`` with ``params`` (``num_simulations`` default: the run's
-    evaluation setting)."""
+    evaluation setting), playing on this process's first device."""
     sims = num_simulations or config.eval_simulations or config.num_simulations
     game, search_fn = greedy_search(config.game, config.network, tuple(config.hidden),
                                     config.channels, config.blocks, sims, config.search,
                                     config.max_num_considered_actions)
-    return Agent(game, search_fn, params, sims, config.search)
+    return Agent(game, search_fn, local(params), sims, config.search)
 
 
-def program(config: AlphaZeroConfig) -> driver.Program:
-    """The AlphaZero trainer as the run driver's ``Program`` (steps are iterations)."""
-    validate(config)
-    game = games.make_game(config.game)
+def data_devices(config: AlphaZeroConfig) -> int:
+    """The devices an iteration is split over: all ``jax.device_count()`` when they divide both
+    ``selfplay_batch`` and ``batch_size``, else 1 (with a warning)."""
+    n = jax.device_count()
+    if config.selfplay_batch % n == 0 and config.batch_size % n == 0:
+        return n
+    warnings.warn(
+        f"selfplay_batch {config.selfplay_batch} and batch_size {config.batch_size} are not both "
+        f"divisible by the {n} devices, so AlphaZero runs on one device; use multiples of {n} "
+        "to split it.", stacklevel=4)
+    return 1
+
+
+class Iterations(NamedTuple):
+    """The compiled training of a run (``build``): ``init(seed) -> AZState``; ``chunk(state,
+    zeros [L, 0]) -> (state, metrics {name: [L]})``, jitted, ``L`` iterations (the length rides
+    as a shape, so each length compiles once); ``devices``: how many the iterations are split
+    over (``data_devices``)."""
+
+    init: Any
+    chunk: Any
+    devices: int
+
+
+def build(config: AlphaZeroConfig, game: games.Game) -> Iterations:
+    """The iterations of ``config`` (validated) on ``game``."""
     module, apply_fn = _network(config, game)
+    devices = data_devices(config)
+    mesh = distributed.population_mesh(jax.devices()[:devices]) if devices > 1 else None
+    axis = distributed.AXIS if mesh is not None else None
     play = selfplay.make_selfplay(
-        game, apply_fn, batch=config.selfplay_batch, num_simulations=config.num_simulations,
-        search=config.search, opening_plies=config.opening_plies, temperature=config.temperature,
-        max_num_considered_actions=config.max_num_considered_actions)
+        game, apply_fn, batch=config.selfplay_batch // devices,
+        num_simulations=config.num_simulations, search=config.search,
+        opening_plies=config.opening_plies, temperature=config.temperature,
+        max_num_considered_actions=config.max_num_considered_actions, axis=axis)
     per_iteration = game.max_plies * config.selfplay_batch
     window = replay.make_replay(config.replay_window, per_iteration, config.batch_size)
     optimizer = optax.adam(learning_rate(config))
-    learner = learn.make_learner(apply_fn, optimizer, window, value_weight=config.value_weight)
+    learner = learn.make_learner(apply_fn, optimizer, window, value_weight=config.value_weight,
+                                 axis=axis)
     example = selfplay.Sample(jnp.zeros(game.observation_shape, jnp.float32),
                               jnp.zeros((game.num_actions,), jnp.float32), jnp.zeros(()),
                               jnp.zeros((), bool))
 
-    @jax.jit
+    # The state is held whole by every device of the mesh (of every process), made there by
+    # init and restored there (checkpoint.restore follows the template): every chunk sees one
+    # placement and compiles once.
+    placement = NamedSharding(mesh, PartitionSpec()) if mesh is not None else None
+
+    @functools.partial(jax.jit, out_shardings=placement)
     def _init(seed):
         root = jax.random.key(seed)
         obs = jnp.zeros((1, *game.observation_shape), jnp.float32)
@@ -99,7 +151,7 @@ def program(config: AlphaZeroConfig) -> driver.Program:
                        jax.random.fold_in(root, 1), jnp.zeros((), jnp.int32))
 
     def init(seed: int) -> AZState:
-        return _init(jnp.uint32(seed))
+        return _init(np.uint32(seed))
 
     def iteration(s: AZState, _):
         key, k_play, k_learn = jax.random.split(s.key, 3)
@@ -110,13 +162,24 @@ def program(config: AlphaZeroConfig) -> driver.Program:
         metrics = {"iteration": s.iteration + 1, **losses, **stats}
         return AZState(params, opt_state, buffer, s.previous, key, s.iteration + 1), metrics
 
-    @jax.jit
-    def _chunk(s, length_marker):
+    def chunk(s, length_marker):
         s = s._replace(previous=s.params)
         return jax.lax.scan(iteration, s, None, length=length_marker.shape[0])
 
+    if mesh is not None:  # every device runs the chunk on the whole state; see the docstring
+        chunk = jax.shard_map(chunk, mesh=mesh, in_specs=PartitionSpec(),
+                              out_specs=PartitionSpec(), check_vma=False)
+    return Iterations(init, jax.jit(chunk), devices)
+
+
+def program(config: AlphaZeroConfig) -> driver.Program:
+    """The AlphaZero trainer as the run driver's ``Program`` (steps are iterations)."""
+    validate(config)
+    game = games.make_game(config.game)
+    its = build(config, game)
+
     def run_chunk(s, length):
-        s, metrics = _chunk(s, jnp.zeros((length, 0)))
+        s, metrics = its.chunk(s, jnp.zeros((length, 0)))
         return s, driver.to_records(metrics, "iteration")
 
     evaluator = make_evaluator(config, game)
@@ -127,12 +190,12 @@ def program(config: AlphaZeroConfig) -> driver.Program:
         # the chunk: XLA compiles each on its own core.
         warm_up = threading.Thread(target=evaluator, args=(s, 0))
         warm_up.start()
-        _chunk.lower(s, jnp.zeros((length, 0))).compile()
+        its.chunk.lower(s, jnp.zeros((length, 0))).compile()
         warm_up.join()
 
     return driver.Program(
         kind="alphazero", config=config, unit="iteration", total=config.iterations,
-        chunk=config.chunk, checkpoint_every=config.checkpoint_every, init=init,
+        chunk=config.chunk, checkpoint_every=config.checkpoint_every, init=its.init,
         steps_done=lambda s: int(s.iteration), compile=compile, run_chunk=run_chunk,
         evaluate=evaluator, finished=lambda evaluation: False, postfix=_postfix,
         summary=_summary(config), params=lambda s: s.params, title=config.game,
@@ -164,6 +227,7 @@ def make_evaluator(config: AlphaZeroConfig, game: games.Game):
     openings = {name: config.eval_opening_plies if name == "previous" else 0 for name in opponents}
 
     def evaluate(s: AZState, seed: int) -> dict:
+        s = local(s)
         key = driver.eval_key(seed, s.iteration)
         out = {}
         for i, (name, opponent) in enumerate(opponents.items()):
