@@ -449,6 +449,48 @@ opponent no longer measures it.
 """
 
 
+def scaling(rec: dict) -> str:
+    r = rec["result"]
+    secs, steps = r["generation_seconds"], r["env_steps_per_generation"]
+    first, base = next(iter(secs.items()), (None, None))
+    rows = [[k, "failed", "", "", "", ""] if v is None else
+            [k, g(secs[k] * 1e3), f"{g(min(v['seconds_per_generation']) * 1e3)}-"
+             f"{g(max(v['seconds_per_generation']) * 1e3)}", g(secs[k] / base), g(steps[k]),
+             g(v["first_chunk_s"])] for k, v in r["layouts"].items()]
+    brows = [[g(int(n)), str(tuple(b["hidden"])), g(b["total"]), g(b["fitness_all_gather"]),
+              g(b["rest"]), g(b["all_reduce_of_update_paper"])] for n, b in r["bytes"].items()]
+    where = (f"On this CPU machine ({r['machine']['cpu_count']} cores) the forced host devices and "
+             "the processes share the same cores, so more of them show the overhead of splitting "
+             "the population (and, between processes, of gloo), not a speed-up."
+             if r["backend"] == "cpu" else r["note"][0].upper() + r["note"][1:] + ".")
+    load = r["load_average"]
+    return f"""\
+Seconds per ES generation (CartPole-v1, 4-32-32-2 MLP, popsize {r['popsize']}, episodes cut at
+{r['max_steps']} steps, observation normalization; median of {r['chunks']} chunks of
+{r['chunk']} generations after one untimed chunk that compiles) on {r['backend']}
+({r['device_kind']}), processes x devices per process, each layout in fresh processes. Every
+layout runs the same seed: the same episodes (environment steps per generation below) and the
+same final mean policy on every layout: {g(r['same_results_on_every_layout'])}. {where} Load
+average (1 min) {g(load['before'][0])} before, {g(load['after'][0])} after.
+
+{table(['processes x devices', 'ms / generation', 'chunks (ms / generation)', f'vs {first}',
+        'env steps / generation', 'first chunk, compiling (s)'], rows)}
+
+Between processes every collective of a generation is a round trip through gloo that waits
+whenever the other process is off the shared cores, so those figures vary most from run to run
+with the machine's other load.
+
+Bytes that cross devices in one generation (the compiled chunk of one generation on
+{r['bytes_devices']} forced CPU devices, popsize {r['bytes_popsize']}, summed over
+`distributed.collectives`): the fitness all-gather (4 P bytes) and a constant rest (observation
+statistics, a step count), whatever the policy's size. For contrast, a paper figure, not
+measured: an all-reduce of the update moves 4 bytes per parameter.
+
+{table(['parameters', 'hidden', 'bytes / generation', 'fitness all-gather', 'rest',
+        'all-reduce of the update (paper figure)'], brows)}
+"""
+
+
 # (result name, section title, body renderer), in the order of the file.
 SECTIONS = [
     ("cma_vs_pycma", "CMA-ES vs pycma and evosax", cma),
@@ -459,6 +501,7 @@ SECTIONS = [
     ("mcts_throughput", "Batched MCTS vs mctx", mcts),
     ("alphazero_tictactoe", "AlphaZero on tic-tac-toe vs a pgx + mctx recipe", alphazero_tictactoe),
     ("alphazero_connect4", "AlphaZero on connect four", alphazero_connect4),
+    ("scaling", "Devices and processes", scaling),
 ]
 
 

@@ -39,6 +39,7 @@ BENCHMARKS = {
     "preset_returns": ("preset_returns.py", ["--extra-seeds", "1,2"], ["--quick"]),
     "alphazero_tictactoe": ("alphazero_tictactoe.py", [], ["--quick"]),
     "alphazero_connect4": ("alphazero_connect4.py", [], ["--quick"]),
+    "scaling": ("scaling.py", [], ["--quick"]),
 }
 
 
