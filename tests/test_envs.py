@@ -1,5 +1,9 @@
 """Environment adapters (gymnax, brax, a user's own) and the policies fitted to their spaces."""
 
+import os
+import subprocess
+import sys
+
 import gymnax
 import jax
 import jax.numpy as jnp
@@ -168,3 +172,16 @@ def test_brax_env_runs_through_the_rollout():
     res = jax.jit(make_rollout(env, policy, devices=1))(jax.random.key(1), pop, obs_norm.init((4,)))
     assert np.all(np.isfinite(np.asarray(res.fitness)))
     assert np.all(np.asarray(res.lengths) >= 1) and np.all(np.asarray(res.lengths) <= 20)
+
+
+def test_making_a_gymnax_env_leaves_seaborn_for_later():
+    """gymnax imports seaborn (and scipy with it, ~3 s) for rendering Pong only: we defer it to
+    its first use, which still works."""
+    code = ("import sys; from evojax_rl.problems import make; make('CartPole-v1'); "
+            "print('scipy.stats' in sys.modules); import seaborn; "
+            "print(len(seaborn.color_palette('cubehelix', 3)))")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "3"]

@@ -30,6 +30,9 @@ environment by its gymnax id (``"CartPole-v1"``), every brax environment as ``"b
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -85,11 +88,34 @@ def action_size(space: Discrete | Box) -> int:
     return int(np.prod(space.shape))
 
 
-def gymnax_names() -> list[str]:
-    """Every environment id that gymnax has registered."""
+def _deferred(name: str) -> types.ModuleType:
+    """A stand-in for the module ``name`` that imports it on first use of an attribute."""
+
+    class Deferred(types.ModuleType):
+        def __getattr__(self, attr):
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+            real = importlib.import_module(name)
+            self.__dict__.update(real.__dict__)
+            return getattr(real, attr)
+
+    return Deferred(name)
+
+
+def import_gymnax() -> types.ModuleType:
+    """``import gymnax`` without importing seaborn with it: gymnax's Pong imports seaborn at
+    module level for its rendering only, which pulls in scipy and costs ~3 s in every process
+    that makes an environment. seaborn is imported on first use instead."""
+    if "gymnax" not in sys.modules and "seaborn" not in sys.modules:
+        sys.modules["seaborn"] = _deferred("seaborn")
     import gymnax
 
-    return list(gymnax.registered_envs)
+    return gymnax
+
+
+def gymnax_names() -> list[str]:
+    """Every environment id that gymnax has registered."""
+    return list(import_gymnax().registered_envs)
 
 
 BRAX_PREFIX = "brax/"

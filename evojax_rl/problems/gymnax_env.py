@@ -16,13 +16,12 @@ import jax
 import jax.numpy as jnp
 
 from evojax_rl import validation
-from evojax_rl.problems.env import Box, Discrete, Env
+from evojax_rl.problems.env import Box, Discrete, Env, import_gymnax
 
 
 def _space(space: Any) -> Discrete | Box:
     """gymnax space -> our ``Discrete`` / ``Box``."""
-    from gymnax.environments import spaces
-
+    spaces = import_gymnax().environments.spaces
     if isinstance(space, spaces.Discrete):
         return Discrete(int(space.n))
     if isinstance(space, spaces.Box):
@@ -42,9 +41,7 @@ def _obs_space(space: Any) -> Box:
 
 @functools.lru_cache(maxsize=None)
 def _build(name: str, max_steps: int | None, overrides: tuple) -> Env:
-    import gymnax
-
-    env, params = gymnax.make(name)
+    env, params = import_gymnax().make(name)
     defaults = params
     if overrides:
         params = params.replace(**dict(overrides))
@@ -87,8 +84,7 @@ def gymnax_env(name: str, *, max_steps: int | None = None, env_params: dict | No
     gymnax ``EnvParams``. Equal arguments return the same ``Env`` (its functions are shared, so
     jitted rollouts over it compile once).
     """
-    import gymnax
-
+    gymnax = import_gymnax()
     if name not in gymnax.registered_envs:
         raise ValueError(
             f"unknown gymnax environment {name!r}; valid names: {', '.join(gymnax.registered_envs)}."
