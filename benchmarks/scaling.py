@@ -120,7 +120,7 @@ def worker_bytes(args) -> dict:
         t = trainer.build(config(args, hidden, args.bytes_popsize, 1))
         ts = t.init(0)
         n_params = sum(x.size for x in jax.tree.leaves(t.mean_params(ts)))
-        ops = distributed.collectives(t.chunk_text(ts, 1))
+        ops = [(op, size) for op, size, _ in distributed.collectives(t.chunk_text(ts, 1))[0]]
         total = sum(b for _, b in ops)
         gather = sum(b for op, b in ops if op == "all-gather")
         out[str(n_params)] = {"hidden": list(hidden), "total": total, "fitness_all_gather": gather,

@@ -212,23 +212,63 @@ def check_replicas(tree: Any, what: str = "parameters", step: int | None = None)
             "so the processes no longer run the same update; stopping.")
 
 
-_COLLECTIVE = re.compile(
-    r"=\s*(\S+)\s+(all-gather|all-reduce|reduce-scatter|collective-permute|all-to-all)"
-    r"(?:-start)?\(")
-_SHAPE = re.compile(r"([a-z]+\d*)\[([\d,]*)\]")
-_BYTES = {"pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "f16": 2, "bf16": 2, "s32": 4,
-          "u32": 4, "f32": 4, "s64": 8, "u64": 8, "f64": 8}
+_COLLECTIVES = ("all-gather", "all-reduce", "reduce-scatter", "collective-permute", "all-to-all")
+_SHAPE = re.compile(r"\b(pred|[suf]\d+|bf16)\[([\d,]*)\]")
+_BYTES = {"pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "f16": 2, "bf16": 2, "s64": 8,
+          "u64": 8, "f64": 8}  # others (s32, u32, f32): 4
+_HEAD = re.compile(r"^(ENTRY )?%(\S+) .*\{$")
+_INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%\S+ = (.*?) ([a-z-]+)\((.*)$")
 
 
-def collectives(hlo_text: str) -> list[tuple[str, int]]:
-    """The cross-device operations of a compiled program (``compiled.as_text()``): ``(op,
-    result bytes)`` for each all-gather, all-reduce, reduce-scatter, collective-permute and
-    all-to-all, in program order (an op inside a loop body is listed once)."""
-    out = []
-    for shapes, op in _COLLECTIVE.findall(hlo_text):
-        size = 0
-        for dtype, dims in _SHAPE.findall(shapes):
-            n = int(np.prod([int(d) for d in dims.split(",") if d])) if dims else 1
-            size += n * _BYTES.get(dtype, 4)
-        out.append((op, size))
-    return out
+def _bytes(shapes: str) -> int:
+    return sum(int(np.prod([int(d) for d in dims.split(",") if d])) * _BYTES.get(dtype, 4)
+               for dtype, dims in _SHAPE.findall(shapes))
+
+
+def collectives(hlo_text: str) -> tuple[list[tuple[str, int, tuple]], list[tuple]]:
+    """What a compiled program (``compiled.as_text()``) moves between devices: ``(ops, loops)``.
+
+    ``ops``: each all-gather, all-reduce, reduce-scatter, collective-permute and all-to-all as
+    ``(op, result bytes, trips)``, in program order, where ``trips`` are the known trip counts of
+    the while loops around it, outermost first (``None`` where unknown), so an op inside the
+    generation loop of a chunk is listed once and runs ``trips`` times. ``loops``: the ``trips``
+    of every while loop, itself included.
+    """
+    comps, entry, body = {}, None, None
+    for line in hlo_text.splitlines():
+        head = _HEAD.match(line)
+        if head:
+            body = comps.setdefault(head.group(2), [])
+            entry = head.group(2) if head.group(1) else entry
+        elif line.startswith("}"):
+            body = None
+        elif body is not None and (m := _INSTRUCTION.match(line)):
+            shapes, op, rest = m.groups()
+            if op.removesuffix("-start") in _COLLECTIVES:
+                body.append(("op", (op.removesuffix("-start"), _bytes(shapes))))
+            elif op == "while":
+                trips = re.search(r'"known_trip_count":\{"n":"(\d+)"\}', rest)
+                body.append(("loop", (int(trips.group(1)) if trips else None,
+                                      re.findall(r"(?:condition|body)=%([^\s,]+)", rest))))
+            else:
+                called = re.findall(r"(?:calls|to_apply)=%([^\s,}]+)", rest)
+                for branches in re.findall(r"branch_computations=\{([^}]*)\}", rest):
+                    called += [b.strip().lstrip("%") for b in branches.split(",")]
+                body.append(("call", called))
+    ops, loops = [], []
+
+    def walk(name, trips):
+        for kind, what in comps.get(name, ()):
+            if kind == "op":
+                ops.append((*what, trips))
+            elif kind == "loop":
+                loops.append(trips + (what[0],))
+                for called in what[1]:
+                    walk(called, trips + (what[0],))
+            else:
+                for called in what:
+                    walk(called, trips)
+
+    if entry is not None:
+        walk(entry, ())
+    return ops, loops

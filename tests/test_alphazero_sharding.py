@@ -1,8 +1,6 @@
 """AlphaZero split over the 4 forced host devices: self-play per device, the gradient all-reduced
 once per update, the state bit-identical on every device, and it still learns."""
 
-import re
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,59 +21,6 @@ LENGTH, CHUNKS = 2, 10  # iterations per chunk, chunks run
 CONFIG = AlphaZeroConfig(game="tic_tac_toe", hidden=(32,), num_simulations=4,
                          max_num_considered_actions=4, selfplay_batch=16, replay_window=2,
                          batch_size=64, updates=8, learning_rate=1e-2)
-COLLECTIVES = ("all-reduce", "all-gather", "collective-permute", "all-to-all", "reduce-scatter")
-
-
-def _bytes(shapes: str) -> int:
-    size = {"pred": 1, "s8": 1, "u8": 1, "f16": 2, "bf16": 2, "f64": 8, "s64": 8, "u64": 8}
-    total = 0
-    for dtype, dims in re.findall(r"\b(pred|[suf]\d+|bf16)\[([\d,]*)\]", shapes):
-        total += int(np.prod([int(d) for d in dims.split(",") if d])) * size.get(dtype, 4)
-    return total
-
-
-def collectives(hlo: str):
-    """``(collectives, loops)`` of a compiled program's text: each collective as ``(op, result
-    bytes, trips)`` and each while loop as its ``trips``, where ``trips`` are the known trip
-    counts of the loops around it, outermost first (``None``: not known)."""
-    comps, entry, body = {}, None, None
-    for line in hlo.splitlines():
-        head = re.match(r"^(ENTRY )?%(\S+) .*\{$", line)
-        if head:
-            body = comps.setdefault(head.group(2), [])
-            entry = head.group(2) if head.group(1) else entry
-        elif line.startswith("}"):
-            body = None
-        elif body is not None and (m := re.match(r"^\s*(?:ROOT )?%\S+ = (.*?) ([a-z-]+)\((.*)$",
-                                                 line)):
-            shapes, op, rest = m.groups()
-            if op.removesuffix("-start") in COLLECTIVES:
-                body.append(("op", (op.removesuffix("-start"), _bytes(shapes))))
-            elif op == "while":
-                trips = re.search(r'"known_trip_count":\{"n":"(\d+)"\}', rest)
-                body.append(("loop", (int(trips.group(1)) if trips else None,
-                                      re.findall(r"(?:condition|body)=%([^\s,]+)", rest))))
-            else:
-                called = re.findall(r"(?:calls|to_apply)=%([^\s,}]+)", rest)
-                for branches in re.findall(r"branch_computations=\{([^}]*)\}", rest):
-                    called += [b.strip().lstrip("%") for b in branches.split(",")]
-                body.append(("call", called))
-    ops, loops = [], []
-
-    def walk(name, trips):
-        for kind, what in comps[name]:
-            if kind == "op":
-                ops.append((*what, trips))
-            elif kind == "loop":
-                loops.append(trips + (what[0],))
-                for c in what[1]:
-                    walk(c, trips + (what[0],))
-            else:
-                for c in what:
-                    walk(c, trips)
-
-    walk(entry, ())
-    return ops, loops
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +44,7 @@ def run():
 
 def test_the_search_holds_no_collective_and_each_update_all_reduces_the_gradient_once(run):
     game, hlo, states, _ = run
-    ops, loops = collectives(hlo)
+    ops, loops = distributed.collectives(hlo)
     plies, step = (LENGTH, game.max_plies), (LENGTH, CONFIG.updates)
     assert plies in loops and step in loops  # the self-play ply loop, the learner's loop
     # Every collective sits in the iteration's body or in the learner's; none in self-play.
