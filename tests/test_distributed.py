@@ -39,7 +39,8 @@ def _chunk_collectives(hidden):
     t = trainer.build(config)
     ts = t.init(0)
     n_params = sum(x.size for x in jax.tree.leaves(t.mean_params(ts)))
-    return n_params, distributed.collectives(t.chunk_text(ts, 1))
+    ops, _ = distributed.collectives(t.chunk_text(ts, 1))
+    return n_params, [(op, size) for op, size, _ in ops]
 
 
 def test_a_generation_moves_the_fitness_values_and_a_constant_only():
@@ -154,24 +155,21 @@ def _sha(out) -> str:
 
 
 def test_es_runs_and_resumes_bit_identically_across_process_and_device_counts(tmp_path):
-    """Runs to generation 2 on 1 process x 1 device and on 2 processes x 2 devices, each then
-    resumed to 4 by the other kind (and the first also by its own), all end at the same
-    parameters: the generations run on 2 x 2 devices equal those on one, and a checkpoint does
-    not depend on the process or device count that wrote it."""
+    """A run of 5 generations on 2 processes x 2 devices ends at the parameters of one on 1
+    process x 1 device; each, resumed to 10 by the other kind, ends at the same parameters: a
+    checkpoint does not depend on the process or device count that wrote it. (5-generation
+    chunks, as the preset's, so the killed run of the next test reuses the compiled programs.)"""
     one, two = tmp_path / "one", tmp_path / "two"
-    for procs in (_train(one, 2, 1, 1), _train(two, 2, 2, 2)):
+    for procs in (_train(one, 5, 1, 1), _train(two, 5, 2, 2)):
         _finish(procs)
-    one_then_two = tmp_path / "one_then_two"
-    shutil.copytree(one, one_then_two)
-    for procs in (_train(one, 4, 1, 1, "--resume"), _train(one_then_two, 4, 2, 2, "--resume"),
-                  _train(two, 4, 1, 1, "--resume")):
+    assert _sha(one) == _sha(two)
+    for procs in (_train(one, 10, 2, 2, "--resume"), _train(two, 10, 1, 1, "--resume")):
         _finish(procs)
-    shas = {d.name: _sha(d) for d in (one, two, one_then_two)}
-    assert len(set(shas.values())) == 1, shas
+    assert _sha(one) == _sha(two)
     legs = json.load(open(two / "result.json"))["legs"]
-    assert [(leg["start"], leg["end"]) for leg in legs] == [(0, 2), (2, 4)]  # resumed, not redone
-    records = [json.loads(line) for line in open(one_then_two / "metrics.jsonl")]
-    assert [r["generation"] for r in records] == [1, 2, 3, 4]  # written once, by process 0
+    assert [(leg["start"], leg["end"]) for leg in legs] == [(0, 5), (5, 10)]  # resumed, not redone
+    records = [json.loads(line) for line in open(one / "metrics.jsonl")]
+    assert [r["generation"] for r in records] == list(range(1, 11))  # written once, by process 0
 
 
 def test_optimize_with_cma_es_is_bit_identical_on_two_processes(tmp_path):

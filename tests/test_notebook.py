@@ -43,6 +43,9 @@ def execute(path: str, tmp_path, monkeypatch, **env) -> tuple[list, str]:
     text output; no cell may raise."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # The kernel runs as a user's would, on one device: the tests' forced host devices
+    # (conftest.py) would split every program over 4 devices sharing 2 cores.
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
     monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
