@@ -149,23 +149,33 @@ def _train(out, generations: int, processes: int, devices: int, *extra) -> list[
     return _start(argv, processes, devices)
 
 
-def _sha(out) -> str:
-    with open(os.path.join(out, "result.json")) as f:
-        return json.load(f)["params_sha256"]
+def _state_bytes(out) -> list[bytes]:
+    """Every leaf of the run's newest checkpoint (the whole state: strategy, observation
+    statistics, key, generation) as bytes."""
+    from evojax_rl import trainers
+    from evojax_rl.runs import checkpoint, driver
+
+    run = driver.read_run(str(out))
+    program = trainers.program(trainers.config_from_json(run["kind"], run["config"]))
+    state, _ = checkpoint.restore(str(out / "checkpoints"), program.init(run["seed"]))
+    state = jax.tree.map(lambda x: jax.random.key_data(x) if jax.dtypes.issubdtype(
+        x.dtype, jax.dtypes.prng_key) else x, state)
+    return [np.asarray(leaf).tobytes() for leaf in jax.tree.leaves(state)]
 
 
 def test_es_runs_and_resumes_bit_identically_across_process_and_device_counts(tmp_path):
-    """A run of 5 generations on 2 processes x 2 devices ends at the parameters of one on 1
-    process x 1 device; each, resumed to 10 by the other kind, ends at the same parameters: a
+    """A run of 5 generations on 2 processes x 2 devices ends in the state (parameters, strategy,
+    observation statistics, key) of one on 1 process x 1 device, bit for bit; each, resumed to
+    10 by the other kind, ends in the same state: a
     checkpoint does not depend on the process or device count that wrote it. (5-generation
     chunks, as the preset's, so the killed run of the next test reuses the compiled programs.)"""
     one, two = tmp_path / "one", tmp_path / "two"
     for procs in (_train(one, 5, 1, 1), _train(two, 5, 2, 2)):
         _finish(procs)
-    assert _sha(one) == _sha(two)
+    assert _state_bytes(one) == _state_bytes(two)
     for procs in (_train(one, 10, 2, 2, "--resume"), _train(two, 10, 1, 1, "--resume")):
         _finish(procs)
-    assert _sha(one) == _sha(two)
+    assert _state_bytes(one) == _state_bytes(two)
     legs = json.load(open(two / "result.json"))["legs"]
     assert [(leg["start"], leg["end"]) for leg in legs] == [(0, 5), (5, 10)]  # resumed, not redone
     records = [json.loads(line) for line in open(one / "metrics.jsonl")]
