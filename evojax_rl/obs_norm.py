@@ -67,26 +67,6 @@ def merge_batch(stats: ObsStats) -> ObsStats:
     return ObsStats(count, mean, m2)
 
 
-def merge_tree(stats: ObsStats) -> ObsStats:
-    """Merge statistics with one leading batch axis (``count: [N]``) pairwise, in a fixed tree:
-    neighbours ``(0, 1), (2, 3), ...`` first, an odd last one passed up unmerged, until one is
-    left.
-
-    The tree depends on ``N`` only, so a batch split into ``n`` aligned blocks of a power-of-two
-    size, each merged with ``merge_tree`` and the ``n`` results merged again, gives the same bits
-    as merging the whole batch at once: that is how the population's statistics come out equal
-    on one device and on many.
-    """
-    while stats.count.shape[0] > 1:
-        n = stats.count.shape[0]
-        even = n - n % 2
-        pairs = jax.vmap(merge)(jax.tree.map(lambda x: x[0:even:2], stats),
-                                jax.tree.map(lambda x: x[1:even:2], stats))
-        stats = pairs if n == even else jax.tree.map(
-            lambda a, b: jnp.concatenate([a, b[-1:]]), pairs, stats)
-    return jax.tree.map(lambda x: x[0], stats)
-
-
 def scale(stats: ObsStats) -> tuple[jax.Array, jax.Array]:
     """``(mean, 1 / std)``, each ``[*obs_shape]``: ``(0, 1)`` while ``count < 2``.
 

@@ -15,8 +15,9 @@ Written for one episode, then ``vmap``ped over episodes and over the population:
 - ``common_random_numbers``: every member gets the same episode keys (same initial states and
   environment noise), so fitness differences come from the parameters alone.
 - With several devices (of one process or many) the population is split over them
-  (``distributed``); the result equals the single-device result, bit for bit when ``P / n`` is
-  a power of two (otherwise the observation statistics may differ in the last bits).
+  (``distributed``); returns and lengths equal the single-device result, and the observation
+  statistics equal it up to float32 rounding (XLA compiles the per-step update differently in
+  the split program: a difference of one unit in the last place was measured).
 
 Keys: per step, the environment and the policy get ``fold_in(episode_key, t)`` split in two, so an
 environment or head that ignores its key costs nothing.
@@ -133,14 +134,10 @@ def make_rollout(
         ret, length, stats = jax.vmap(episode, in_axes=(None, 0, None))(params, keys, norm)
         return ret, length, obs_norm.merge_batch(stats)
 
-    def population_fn(population, keys, norm):  # keys: [P', E] -> stats merged to [1]
-        ret, length, stats = jax.vmap(member, in_axes=(0, 0, None))(population, keys, norm)
-        return ret, length, jax.tree.map(lambda x: x[None], obs_norm.merge_tree(stats))
+    def population_fn(population, keys, norm):  # keys: [P, E]
+        return jax.vmap(member, in_axes=(0, 0, None))(population, keys, norm)
 
     if mesh is not None:
-        # Each device merges its members' statistics; the n results are merged after: the same
-        # tree as one device's when P / n is a power of two (obs_norm.merge_tree), so the
-        # statistics, and the runs that normalize with them, are bit-identical.
         population_fn = distributed.shard_population(population_fn, mesh, 2, 1)
 
     def rollout(key, population, stats):
@@ -152,8 +149,8 @@ def make_rollout(
             keys = jnp.broadcast_to(jax.random.split(key, episodes)[None], (p, episodes))
         else:
             keys = jax.random.split(key, p * episodes).reshape(p, episodes)
-        returns, lengths, device_stats = population_fn(population, keys, norm)
-        total = obs_norm.merge_tree(device_stats)
+        returns, lengths, member_stats = population_fn(population, keys, norm)
+        total = obs_norm.merge_batch(member_stats)
         return RolloutResult(jnp.mean(returns, axis=1), returns, lengths, total)
 
     return rollout
