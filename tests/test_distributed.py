@@ -7,6 +7,7 @@ device.
 """
 
 import atexit
+import functools
 import json
 import os
 import shutil
@@ -135,14 +136,21 @@ def _train(out, generations: int, processes: int, devices: int, *extra) -> list[
     return _start(argv, processes, devices)
 
 
+@functools.lru_cache(maxsize=None)
+def _template(config_json: str, seed: int):
+    from evojax_rl import trainers
+
+    program = trainers.program(trainers.config_from_json("es", json.loads(config_json)))
+    return program.init(seed)
+
+
 def _state(out):
     """The run's newest checkpoint restored: its whole ``TrainState``."""
-    from evojax_rl import trainers
     from evojax_rl.runs import checkpoint, driver
 
     run = driver.read_run(str(out))
-    program = trainers.program(trainers.config_from_json(run["kind"], run["config"]))
-    return checkpoint.restore(str(out / "checkpoints"), program.init(run["seed"]))[0]
+    template = _template(json.dumps(run["config"], sort_keys=True), run["seed"])
+    return checkpoint.restore(str(out / "checkpoints"), template)[0]
 
 
 def _assert_same_state(a, b):
@@ -190,9 +198,12 @@ def test_optimize_with_cma_es_is_bit_identical_on_two_processes(tmp_path):
 
 def test_a_killed_process_stops_the_other_with_one_sentence(tmp_path):
     out = tmp_path / "run"
-    procs = _train(out, 100_000, 2, 2)
+    # A peer that dies while the other compiles is noticed by the heartbeat (mid-collective, gloo
+    # notices at once): 10 s instead of the default 30 keeps the test short.
+    procs = _train(out, 100_000, 2, 2, "--heartbeat-timeout", "10")
     deadline = time.time() + 180
-    while time.time() < deadline and not (out / "metrics.jsonl").exists():
+    # config.json is written once both processes have joined the run (a barrier precedes it).
+    while time.time() < deadline and not (out / "config.json").exists():
         assert all(p.poll() is None for p in procs), procs[0].communicate()[1][-2000:]
         time.sleep(0.2)
     os.kill(procs[1].pid, signal.SIGKILL)
