@@ -181,12 +181,13 @@ def _wants_distributed(args) -> bool:
 
 def _die_with_parent() -> None:
     """In the supervised child: be killed when the supervising process dies (Linux)."""
-    try:
-        import ctypes
+    import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the child outlives a killed parent
-        pass
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not Linux (no glibc): the child outlives a killed parent
+        return
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _supervise(argv: list[str], args) -> int:

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding, PartitionSpec
+from jax.sharding import PartitionSpec
 
 from evojax_rl import distributed
 from evojax_rl.alphazero import evaluate as judge
@@ -140,7 +140,7 @@ def build(config: AlphaZeroConfig, game: games.Game) -> Iterations:
     # The state is held whole by every device of the mesh (of every process), made there by
     # init and restored there (checkpoint.restore follows the template): every chunk sees one
     # placement and compiles once.
-    placement = NamedSharding(mesh, PartitionSpec()) if mesh is not None else None
+    placement = distributed.replicated(mesh) if mesh is not None else None
 
     @functools.partial(jax.jit, out_shardings=placement)
     def _init(seed):
