@@ -35,6 +35,11 @@ from evojax_rl.policies import Policy
 from evojax_rl.problems.env import Env, check_env
 
 
+# Compaction stops halving below this many lanes (per device): the last few episodes run
+# at this width to the end.
+COMPACT_FLOOR = 8
+
+
 class RolloutResult(NamedTuple):
     """What a rollout returns.
 
@@ -60,13 +65,14 @@ class _Carry(NamedTuple):
     stats: obs_norm.ObsStats
 
 
-def _episode_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool, early_exit: bool):
-    """``(params, key, norm) -> (return f32[], length int32[], ObsStats)`` for one episode.
+def _episode_parts(env: Env, policy: Policy, use_norm: bool):
+    """The pieces of one episode: ``start(key) -> (run_key, _Carry)`` and
+    ``step(params, norm, run_key, carry) -> _Carry`` (one step, no check of ``done``).
 
     ``norm``: ``obs_norm.scale`` of the frozen statistics (``(mean, 1/std)``), or ``None``.
     """
 
-    def body(params, norm, run_key, c: _Carry) -> _Carry:
+    def step(params, norm, run_key, c: _Carry) -> _Carry:
         k_act, k_env = jax.random.split(jax.random.fold_in(run_key, c.t))
         x = obs_norm.apply_scale(norm, c.obs) if use_norm else c.obs
         stats = obs_norm.add(c.stats, c.obs) if use_norm else c.stats
@@ -74,29 +80,104 @@ def _episode_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool, early_
         obs, state, reward, done, _ = env.step(k_env, c.state, action, env.params)
         return _Carry(state, obs, c.ret + reward, c.t + 1, jnp.asarray(done, bool), stats)
 
-    def episode(params, key, norm):
+    def start(key):
         k_reset, run_key = jax.random.split(key)
         obs, state = env.reset(k_reset, env.params)
         obs = jnp.asarray(obs, jnp.float32)
         stats = obs_norm.init(obs.shape) if use_norm else obs_norm.init(())
         c = _Carry(state, obs, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32),
                    jnp.zeros((), bool), stats)
+        return run_key, c
+
+    return start, step
+
+
+def _episode_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool, early_exit: bool):
+    """``(params, key, norm) -> (return f32[], length int32[], ObsStats)`` for one episode: a
+    ``while_loop`` (``early_exit``) or a masked ``scan`` of ``max_steps`` steps (the reference)."""
+    start, step = _episode_parts(env, policy, use_norm)
+
+    def episode(params, key, norm):
+        run_key, c = start(key)
         if early_exit:
             c = jax.lax.while_loop(
                 lambda c: jnp.logical_and(~c.done, c.t < max_steps),
-                lambda c: body(params, norm, run_key, c),
+                lambda c: step(params, norm, run_key, c),
                 c,
             )
         else:  # reference path: always max_steps steps, finished episodes masked out
 
             def masked(c, _):
-                new = body(params, norm, run_key, c)
+                new = step(params, norm, run_key, c)
                 return jax.tree.map(lambda n, o: jnp.where(c.done, o, n), new, c), None
 
             c, _ = jax.lax.scan(masked, c, None, length=max_steps)
         return c.ret, c.t, c.stats
 
     return episode
+
+
+def _compacting_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool, floor: int):
+    """``(population, keys [P, E], norm) -> (returns [P, E], lengths [P, E], stats [P])``, run
+    in segments of shrinking width.
+
+    The ``B = P * E`` episodes start as ``B`` lanes. A segment steps every lane of its width
+    (finished ones frozen) until at most half of them are live; the live ones are then gathered
+    into a batch of half the width, and so on down to ``floor`` lanes, where the last segment
+    runs until every episode has ended. Widths are static (``B, B/2, ...``), so each segment is
+    one compiled loop; each lane carries the index of its episode, by which the results are
+    scattered back. A lane's steps are the same computation at every width (keys are
+    ``fold_in(episode_key, t)``), so the results equal the uncompacted engine's.
+    """
+    start, step = _episode_parts(env, policy, use_norm)
+    batch_step = jax.vmap(step, in_axes=(0, None, 0, 0))
+
+    def live(c: _Carry) -> jax.Array:
+        return jnp.logical_and(~c.done, c.t < max_steps)
+
+    def run(population, keys, norm):
+        p, e = keys.shape
+        b = p * e
+        run_keys, carry = jax.vmap(start)(keys.reshape(b))
+        lane = jnp.arange(b)  # the episode each slot holds; b marks an empty slot
+        ret = jnp.zeros((b,), jnp.float32)
+        length = jnp.zeros((b,), jnp.int32)
+        stats = carry.stats
+        width = b
+        while True:
+            member = jnp.minimum(lane, b - 1) // e
+            params = population if width == b and e == 1 else jax.tree.map(
+                lambda x: x[member], population)
+            slot_keys = run_keys if width == b else run_keys[jnp.minimum(lane, b - 1)]
+            last = width // 2 < floor
+            keep_going = 0 if last else width // 2
+
+            def segment(c, params=params, slot_keys=slot_keys):
+                new = batch_step(params, norm, slot_keys, c)
+                on = live(c)
+                return jax.tree.map(
+                    lambda n, o: jnp.where(on.reshape(on.shape + (1,) * (n.ndim - 1)), n, o),
+                    new, c)
+
+            carry = jax.lax.while_loop(
+                lambda c, k=keep_going: jnp.sum(live(c)) > k, segment, carry)
+            ret = ret.at[lane].set(carry.ret, mode="drop")
+            length = length.at[lane].set(carry.t, mode="drop")
+            stats = jax.tree.map(lambda s, v: s.at[lane].set(v, mode="drop"), stats, carry.stats)
+            if last:
+                break
+            width //= 2
+            on = live(carry)
+            idx = jnp.nonzero(on, size=width, fill_value=0)[0]
+            filled = jnp.arange(width) < jnp.sum(on)
+            carry = jax.tree.map(lambda x: x[idx], carry)
+            carry = carry._replace(done=carry.done | ~filled)
+            lane = jnp.where(filled, lane[idx], b)
+        member_stats = jax.vmap(obs_norm.merge_batch)(
+            jax.tree.map(lambda s: s.reshape((p, e) + s.shape[1:]), stats))
+        return ret.reshape(p, e), length.reshape(p, e), member_stats
+
+    return run
 
 
 def make_rollout(
@@ -108,6 +189,7 @@ def make_rollout(
     obs_norm_on: bool = True,
     common_random_numbers: bool = False,
     early_exit: bool = True,
+    compact: bool | None = None,
     devices: int | None = None,
 ) -> Callable[[jax.Array, Any, obs_norm.ObsStats], RolloutResult]:
     """Build ``rollout(key, population, stats) -> RolloutResult`` (pure; jit it or call it in jit).
@@ -116,26 +198,42 @@ def make_rollout(
     ``ObsStats`` to normalize with (``obs_norm.init(obs_shape)`` at first; ignored when
     ``obs_norm_on`` is false). ``episodes``: episodes per member (``E``); fitness is their mean.
     ``max_steps``: step limit (default ``env.max_steps``). ``early_exit=False`` runs every
-    episode to ``max_steps`` (a reference, same results, slower). ``devices``: how many devices
-    to split the population over (default: all of ``jax.devices()``; ``P`` must divide evenly).
+    episode to ``max_steps`` (a reference, same results, slower). ``compact`` (default: on when
+    ``early_exit``): run the episodes in segments that gather the live ones into half-width
+    batches whenever half of them have ended, so a batch costs its live episodes' steps rather
+    than ``P * E`` times the longest episode's (same results). ``compact=False``: one batch to
+    the end, as a ``vmap`` of ``while_loop`` (the uncompacted engine). ``devices``: how many
+    devices to split the population over (default: all of ``jax.devices()``; ``P`` must divide
+    evenly); each device compacts its own episodes.
     """
     env = check_env(env)
     validation.check_int("episodes", episodes, 1)
     if max_steps is not None:
         validation.check_int("max_steps", max_steps, 1)
     limit = env.max_steps if max_steps is None else max_steps
-    episode = _episode_fn(env, policy, limit, obs_norm_on, early_exit)
+    validation.check_bool("early_exit", early_exit)
+    if compact is None:
+        compact = early_exit
+    validation.check_bool("compact", compact)
+    if compact and not early_exit:
+        raise ValueError("compact=True needs early_exit=True: the reference path "
+                         "(early_exit=False) runs every episode to max_steps.")
     if devices is not None:
         validation.check_int("devices", devices, 1, jax.device_count())
     n_dev = jax.device_count() if devices is None else devices
     mesh = distributed.population_mesh(jax.devices()[:n_dev]) if n_dev > 1 else None
 
-    def member(params, keys, norm):  # keys: [E]
-        ret, length, stats = jax.vmap(episode, in_axes=(None, 0, None))(params, keys, norm)
-        return ret, length, obs_norm.merge_batch(stats)
+    if compact:
+        population_fn = _compacting_fn(env, policy, limit, obs_norm_on, COMPACT_FLOOR)
+    else:
+        episode = _episode_fn(env, policy, limit, obs_norm_on, early_exit)
 
-    def population_fn(population, keys, norm):  # keys: [P, E]
-        return jax.vmap(member, in_axes=(0, 0, None))(population, keys, norm)
+        def member(params, keys, norm):  # keys: [E]
+            ret, length, stats = jax.vmap(episode, in_axes=(None, 0, None))(params, keys, norm)
+            return ret, length, obs_norm.merge_batch(stats)
+
+        def population_fn(population, keys, norm):  # keys: [P, E]
+            return jax.vmap(member, in_axes=(0, 0, None))(population, keys, norm)
 
     if mesh is not None:
         population_fn = distributed.shard_population(population_fn, mesh, 2, 1)

@@ -104,6 +104,12 @@ def check_key(key: Any, name: str = "key") -> None:
     raise ValueError(f"{name} must be a single PRNG key such as jax.random.key(0), got {key!r}.")
 
 
+def check_bool(name: str, value: Any, who: str = "") -> None:
+    """Raise unless ``value`` is ``True`` or ``False`` (a Python or numpy bool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{_prefix(who)}{name} must be True or False, got {value!r}.")
+
+
 def check_choice(name: str, value: Any, allowed, who: str = "") -> None:
     """Raise unless ``value`` is one of ``allowed``."""
     if value not in allowed:
