@@ -1,26 +1,45 @@
-"""Rollout throughput: ours vs a bare vmapped gymnax scan vs evosax's GymnaxProblem.eval.
+"""Rollout throughput on CartPole-v1: fixed-length episodes against a bare scan, and a random
+population (episodes of every length) against evosax's GymnaxProblem.eval.
 
-Population 256 on CartPole-v1, every episode run to 500 steps by a policy that never falls (a
-linear balancing controller embedded in a 4-32-32-2 tanh MLP, plus small per-member noise), so
-every runner does the same 128,000 environment steps per call. All are timed in one run,
-interleaved, ``--repeats`` rounds of ``--calls`` calls each; figures are medians.
+Two cases, both with a population of ``--popsize`` (256) 4-32-32-2 tanh MLPs (argmax head) and
+the 500-step limit, timed in one run, interleaved: ``--repeats`` rounds, each timing ``--calls``
+calls of every runner of both cases (the order of the runners rotates from round to round);
+figures are medians over the rounds.
 
-Runners:
+**Fixed** (like for like): a linear balancing controller embedded in the MLP, plus small
+per-member noise, so that every episode runs the full 500 steps and every runner does the same
+``P x 500`` environment steps per call. Runners:
 
-- ``ours``: ``make_rollout`` (a ``while_loop`` that stops when every episode is done; it calls
-  gymnax's ``step_env``, since our episodes end at done instead of resetting).
-- ``bare``: a vmapped 500-step ``lax.scan`` over gymnax's ``step_env``: the same work as ours
-  with no masking or early exit. This is the like-for-like floor.
+- ``ours``: ``make_rollout`` as a user gets it (compaction on; it calls gymnax's ``step_env``,
+  since our episodes end at done instead of resetting).
+- ``ours_uncompacted``: ``make_rollout(compact=False)`` (a vmapped ``while_loop``).
+- ``bare``: a vmapped 500-step ``lax.scan`` over gymnax's ``step_env``: the environment's own
+  step without automatic reset, no masking, no early exit, no observation statistics. The floor.
 - ``bare_with_autoreset``: the same scan over gymnax's public ``step``, which also computes a
   reset transition at every step (to auto-reset). Ours against it is favourable to us: the
   peer does work we do not.
-- ``evosax``: evosax's ``GymnaxProblem.eval`` (its own MLP of the same shape).
+- ``evosax``: evosax's ``GymnaxProblem.eval`` (its own MLP class, fed the same parameters).
 - ``bare_unroll{k}``: the ``bare`` scan with ``lax.scan(unroll=k)``: whether the loop, rather
   than the per-step work, is the cost.
 
-Last line: JSON with ``steps_per_s`` and ``ms_per_call`` per runner; ``ours_over_bare`` (the
-headline, like for like), ``ours_over_evosax`` and ``ours_over_bare_with_autoreset``
-(favourable: the peer computes a reset each step).
+**Random**: ``P`` members drawn by ``policy.init`` from ``jax.random.key(1)`` (seed
+``--population-seed``): most fall within 10-30 steps, a handful balance for the full 500, so a
+batch that runs every lane until the last episode ends does ~8x more lane-steps than there are
+live steps. Common random numbers (every member starts from the same state in a call), as
+evosax's ``GymnaxProblem.eval`` does, so both sides run the same episodes: same parameters, same
+network, same initial states (returns agree up to argmax flips from float rounding in the MLP,
+which change some chaotic episodes; both sides' length distributions are printed). Every call
+index uses the same episode key in every round and for every runner, so the work per call is
+fixed. Runners: ``ours`` (compaction on), ``ours_uncompacted``, ``evosax`` (``problem.eval`` as
+a user calls it: it returns every step's environment state), ``evosax_fused`` (the same inside
+one ``jax.jit`` that returns only the fitness, so XLA may drop the states), ``bare`` (the
+500-step scan of every lane: what running all lanes to the limit costs; its returns are not
+episode returns). The live-step share is live steps / (P x 500).
+
+Last line: JSON, headline ratios first: ``fixed_ours_over_bare`` (target >= 0.9) and
+``random_ours_over_evosax`` (evosax's ``problem.eval`` time over ours; target >= 3) with
+``random_live_step_share`` beside it; then per case ``ms_per_call`` and the other ratios
+(``ours_over_bare_with_autoreset`` is the favourable one, labelled as such).
 
     python benchmarks/rollout_throughput.py [--popsize 256] [--repeats 7] [--calls 5] [--quick]
 """
@@ -33,6 +52,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from common import emit
 from evojax_rl import obs_norm
@@ -58,6 +78,11 @@ def balancing_population(policy, popsize: int, key):
     noisy = [leaf[None] + 1e-5 * jax.random.normal(k, (popsize,) + leaf.shape)
              for leaf, k in zip(leaves, keys)]
     return jax.tree.unflatten(treedef, noisy)
+
+
+def random_population(policy, popsize: int, seed: int):
+    """``popsize`` members as ``policy.init`` draws them (one key each from ``key(seed)``)."""
+    return jax.vmap(policy.init)(jax.random.split(jax.random.key(seed), popsize))
 
 
 def bare_fn(gym_env, gym_params, policy, auto_reset: bool = False, unroll: int = 1):
@@ -92,11 +117,42 @@ def bare_fn(gym_env, gym_params, policy, auto_reset: bool = False, unroll: int =
     return jax.jit(run)
 
 
+def length_summary(lengths: np.ndarray, popsize: int) -> dict:
+    """Median, mean, min, members at the limit (per call) and the live-step share of
+    ``lengths: [calls, P]``."""
+    return {
+        "median": float(np.median(lengths)),
+        "mean": round(float(np.mean(lengths)), 1),
+        "min": int(np.min(lengths)),
+        "at_limit_per_call": round(float(np.mean(np.sum(lengths >= STEPS, axis=1))), 1),
+        "live_steps_per_call": round(float(np.mean(np.sum(lengths, axis=1)))),
+        "live_step_share": round(float(np.mean(lengths) / STEPS), 4),
+    }
+
+
+def time_rounds(cases: dict, keys: list, repeats: int) -> dict:
+    """``{case: {runner: [seconds per call, one per round]}}``; every round times ``len(keys)``
+    calls of every runner, the runners' order rotated from round to round."""
+    order = [(c, n) for c, runners in cases.items() for n in runners]
+    times = {c: {n: [] for n in runners} for c, runners in cases.items()}
+    for r in range(repeats):
+        for c, n in order[r % len(order):] + order[:r % len(order)]:
+            run = cases[c][n]
+            t0 = time.perf_counter()
+            for k in keys:
+                out = run(k)
+            jax.block_until_ready(out)
+            times[c][n].append((time.perf_counter() - t0) / len(keys))
+    return times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--popsize", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--calls", type=int, default=5)
+    ap.add_argument("--population-seed", type=int, default=1,
+                    help="seed of the random population's policy.init draws")
     ap.add_argument("--unroll", default="2,4,8",
                     help="lax.scan unroll factors to time ('' for none)")
     ap.add_argument("--no-obs-norm", action="store_true", help="time ours without normalization")
@@ -105,6 +161,7 @@ def main() -> None:
     if args.quick:
         args.repeats, args.calls, args.unroll = 3, 2, ""
     unrolls = [int(u) for u in args.unroll.split(",") if u]
+    popsize = args.popsize
 
     import gymnax
     from evosax.problems import GymnaxProblem
@@ -112,60 +169,132 @@ def main() -> None:
 
     env = make("CartPole-v1")
     policy = mlp_policy(env, (32, 32), "argmax")
-    pop = balancing_population(policy, args.popsize, jax.random.key(1))
-    steps_per_call = args.popsize * STEPS
-
-    rollout = jax.jit(make_rollout(env, policy, obs_norm_on=not args.no_obs_norm, devices=1))
+    norm_on = not args.no_obs_norm
     stats = obs_norm.init(env.observation_space.shape)
     gym_env, gym_params = gymnax.make("CartPole-v1")
-    bare = bare_fn(gym_env, gym_params, policy)
-    bare_reset = bare_fn(gym_env, gym_params, policy, auto_reset=True)
     evo_policy = EvosaxMLP(layer_sizes=(32, 32, 2), output_fn=lambda x, key: jnp.argmax(x))
     problem = GymnaxProblem("CartPole-v1", evo_policy, episode_length=STEPS, num_rollouts=1)
     evo_state = problem.init(jax.random.key(2))
+    evo_fused = jax.jit(lambda k, pop: problem.eval(k, pop, evo_state)[0])
 
-    runners = {
-        "ours": lambda k: rollout(k, pop, stats).fitness,
-        "bare": lambda k: bare(k, pop),
-        "bare_with_autoreset": lambda k: bare_reset(k, pop),
-        "evosax": lambda k: problem.eval(k, pop, evo_state)[0],
-    }
+    def ours_runners(pop, crn):
+        out = {}
+        for name, compact in (("ours", True), ("ours_uncompacted", False)):
+            ro = jax.jit(make_rollout(env, policy, obs_norm_on=norm_on, compact=compact,
+                                      common_random_numbers=crn, devices=1))
+            out[name] = (lambda ro: lambda k: ro(k, pop, stats))(ro)
+        return out
+
+    bare = bare_fn(gym_env, gym_params, policy)
+
+    # Fixed: every episode runs to the limit.
+    fixed_pop = balancing_population(policy, popsize, jax.random.key(1))
+    fixed = {k: (lambda f: lambda key: f(key).fitness)(f)
+             for k, f in ours_runners(fixed_pop, False).items()}
+    fixed["bare"] = lambda k: bare(k, fixed_pop)
+    fixed["bare_with_autoreset"] = (lambda f: lambda k: f(k, fixed_pop))(
+        bare_fn(gym_env, gym_params, policy, auto_reset=True))
+    fixed["evosax"] = lambda k: problem.eval(k, fixed_pop, evo_state)[0]
     for u in unrolls:
-        runners[f"bare_unroll{u}"] = (lambda f: lambda k: f(k, pop))(
+        fixed[f"bare_unroll{u}"] = (lambda f: lambda k: f(k, fixed_pop))(
             bare_fn(gym_env, gym_params, policy, unroll=u))
-    # Warm up (compile) and check that every member of every runner lasts the full 500 steps.
-    for name, run in runners.items():
-        fit = run(jax.random.key(3))
+
+    # Random: policy.init's spread of lengths, common random numbers (evosax's semantics).
+    rand_pop = random_population(policy, popsize, args.population_seed)
+    ours_rand = ours_runners(rand_pop, True)
+    rand = {k: (lambda f: lambda key: f(key).fitness)(f) for k, f in ours_rand.items()}
+    rand["evosax"] = lambda k: problem.eval(k, rand_pop, evo_state)[0]
+    rand["evosax_fused"] = lambda k: evo_fused(k, rand_pop)
+    rand["bare"] = lambda k: bare(k, rand_pop)
+
+    # Warm up (compile); check the fixed case runs every episode to the limit and that the
+    # random case's engines agree; record the random case's lengths on the timed keys.
+    keys = [jax.random.key(100 + i) for i in range(args.calls)]
+    for name, run in fixed.items():
+        fit = run(keys[0])
         assert float(jnp.min(fit)) == STEPS, (name, float(jnp.min(fit)))
+    ours_len, evo_len, agree = [], [], []
+    for k in keys:
+        res = ours_rand["ours"](k)
+        ref = ours_rand["ours_uncompacted"](k)
+        assert np.array_equal(np.asarray(res.lengths), np.asarray(ref.lengths)), "compaction"
+        ours_len.append(np.asarray(res.lengths[:, 0]))
+        evo_fit = np.asarray(rand["evosax"](k))  # CartPole pays 1 per step: return = length
+        evo_len.append(evo_fit)
+        agree.append(float(np.mean(evo_fit == np.asarray(res.fitness))))
+    for run in rand.values():
+        run(keys[0])
+    ours_len, evo_len = np.stack(ours_len), np.stack(evo_len)
+    lengths = length_summary(ours_len, popsize)
+    share = lengths["live_step_share"]
+    print(f"random population (policy.init, seed {args.population_seed}), {args.calls} calls: "
+          f"median length {lengths['median']:g}, mean {lengths['mean']:g}, "
+          f"{lengths['at_limit_per_call']:g} of {popsize} at {STEPS} per call, live steps "
+          f"{lengths['live_steps_per_call']:,} of {popsize * STEPS:,} per call "
+          f"(share {share:.3f}); evosax's episodes: mean {np.mean(evo_len):.1f}, "
+          f"{np.mean(np.sum(evo_len >= STEPS, axis=1)):g} at {STEPS}; same return as ours for "
+          f"{np.mean(agree):.1%} of members", flush=True)
 
-    times = {name: [] for name in runners}
-    key = jax.random.key(4)
-    for _ in range(args.repeats):
-        for name, run in runners.items():
-            key, k = jax.random.split(key)
-            t0 = time.perf_counter()
-            for i in range(args.calls):
-                out = run(jax.random.fold_in(k, i))
-            jax.block_until_ready(out)
-            times[name].append((time.perf_counter() - t0) / args.calls)
+    times = time_rounds({"fixed": fixed, "random": rand}, keys, args.repeats)
+    med = {c: {n: statistics.median(ts) for n, ts in t.items()} for c, t in times.items()}
+    spread = {c: {n: [round(min(ts) * 1e3, 2), round(max(ts) * 1e3, 2)] for n, ts in t.items()}
+              for c, t in times.items()}
 
-    med = {name: statistics.median(ts) for name, ts in times.items()}
-    sps = {name: steps_per_call / t for name, t in med.items()}
-    for name in runners:
-        print(f"{name:20s} {med[name] * 1e3:8.1f} ms/call  {sps[name] / 1e6:7.3f} M steps/s")
+    steps = popsize * STEPS
+    print(f"\nfixed: {popsize} x {STEPS} = {steps:,} environment steps per call")
+    for n, t in med["fixed"].items():
+        print(f"  {n:22s} {t * 1e3:8.2f} ms/call  {steps / t / 1e6:7.3f} M steps/s")
+    print(f"random: {lengths['live_steps_per_call']:,} live steps per call "
+          f"(share {share:.3f} of {steps:,})")
+    for n, t in med["random"].items():
+        print(f"  {n:22s} {t * 1e3:8.2f} ms/call  "
+              f"{lengths['live_steps_per_call'] / t / 1e6:7.3f} M live steps/s")
+
+    f, r = med["fixed"], med["random"]
+    fixed_ratio = f["bare"] / f["ours"]
+    random_ratio = r["evosax"] / r["ours"]
+    print(f"\nfixed_ours_over_bare {fixed_ratio:.3f} (target >= 0.9); "
+          f"random_ours_over_evosax {random_ratio:.2f}x (target >= 3) at live-step share "
+          f"{share:.3f}; against evosax fused in one jit {r['evosax_fused'] / r['ours']:.2f}x")
     emit({
-        "popsize": args.popsize,
-        "steps_per_call": steps_per_call,
+        "fixed_ours_over_bare": round(fixed_ratio, 3),
+        "random_ours_over_evosax": round(random_ratio, 3),
+        "random_live_step_share": share,
+        "popsize": popsize,
         "episode_steps": STEPS,
         "repeats": args.repeats,
         "calls": args.calls,
-        "obs_norm": not args.no_obs_norm,
-        "steps_per_s": {k: round(v) for k, v in sps.items()},
-        "ms_per_call": {k: round(v * 1e3, 2) for k, v in med.items()},
-        "ours_over_bare": round(sps["ours"] / sps["bare"], 3),
-        "ours_over_evosax": round(sps["ours"] / sps["evosax"], 3),
-        "ours_over_bare_with_autoreset": round(sps["ours"] / sps["bare_with_autoreset"], 3),
-        "unroll_over_bare": {u: round(sps[f"bare_unroll{u}"] / sps["bare"], 3) for u in unrolls},
+        "obs_norm": norm_on,
+        "fixed": {
+            "steps_per_call": steps,
+            "ms_per_call": {n: round(t * 1e3, 2) for n, t in f.items()},
+            "ms_range": spread["fixed"],
+            "steps_per_s": {n: round(steps / t) for n, t in f.items()},
+            "ours_over_bare": round(fixed_ratio, 3),
+            "uncompacted_over_bare": round(f["bare"] / f["ours_uncompacted"], 3),
+            "ours_over_evosax": round(f["evosax"] / f["ours"], 3),
+            # Favourable to us: the peer computes a reset at every step, which we never need.
+            "ours_over_bare_with_autoreset": round(f["bare_with_autoreset"] / f["ours"], 3),
+            "unroll_over_bare": {u: round(f["bare"] / f[f"bare_unroll{u}"], 3)
+                                 for u in unrolls},
+        },
+        "random": {
+            "population": f"policy.init, seed {args.population_seed}",
+            "common_random_numbers": True,
+            "lengths": lengths,
+            "evosax_lengths": length_summary(evo_len, popsize),
+            "same_return_as_evosax": round(float(np.mean(agree)), 4),
+            "ms_per_call": {n: round(t * 1e3, 2) for n, t in r.items()},
+            "ms_range": spread["random"],
+            "live_steps_per_s": {n: round(lengths["live_steps_per_call"] / t)
+                                 for n, t in r.items()},
+            "ours_over_evosax": round(random_ratio, 3),
+            "ours_over_evosax_fused": round(r["evosax_fused"] / r["ours"], 3),
+            "ours_over_uncompacted": round(r["ours_uncompacted"] / r["ours"], 3),
+            "uncompacted_over_evosax": round(r["evosax"] / r["ours_uncompacted"], 3),
+            # An estimate: the live steps at the bare scan's cost per lane-step at full width.
+            "ours_over_ideal": round(share * r["bare"] / r["ours"], 3),
+        },
     })
 
 
