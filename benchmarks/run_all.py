@@ -34,6 +34,7 @@ BENCHMARKS = {
     "cma_vs_pycma": ("cma_vs_pycma.py", ["--seeds", "10"], ["--quick"]),
     "sampling_throughput": ("sampling_throughput.py", [], ["--quick"]),
     "rollout_throughput": ("rollout_throughput.py", [], ["--quick"]),
+    "brax_throughput": ("brax_throughput.py", [], ["--quick"]),
     "cartpole_solve": ("cartpole_solve.py", ["--seeds", "5"], ["--quick"]),
     "mcts_throughput": ("mcts_throughput.py", [], ["--quick"]),
     "preset_returns": ("preset_returns.py", ["--extra-seeds", "1,2"], ["--quick"]),
