@@ -47,6 +47,7 @@ Last line: JSON, headline ratios first: ``fixed_ours_over_bare`` (target >= 0.9)
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -235,6 +236,7 @@ def main() -> None:
           f"{np.mean(np.sum(evo_len >= STEPS, axis=1)):g} at {STEPS}; same return as ours for "
           f"{np.mean(agree):.1%} of members", flush=True)
 
+    load_before = os.getloadavg()
     times = time_rounds({"fixed": fixed, "random": rand}, keys, args.repeats)
     med = {c: {n: statistics.median(ts) for n, ts in t.items()} for c, t in times.items()}
     spread = {c: {n: [round(min(ts) * 1e3, 2), round(max(ts) * 1e3, 2)] for n, ts in t.items()}
@@ -265,6 +267,8 @@ def main() -> None:
         "repeats": args.repeats,
         "calls": args.calls,
         "obs_norm": norm_on,
+        "load_average": {"before": [round(x, 2) for x in load_before],
+                         "after": [round(x, 2) for x in os.getloadavg()]},
         "fixed": {
             "steps_per_call": steps,
             "ms_per_call": {n: round(t * 1e3, 2) for n, t in f.items()},
