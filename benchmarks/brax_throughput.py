@@ -47,11 +47,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import emit
-from evojax_rl import obs_norm
-from evojax_rl.policies import mlp_policy
-from evojax_rl.problems import make
-from evojax_rl.rollout import make_rollout
+# The first calls are timed as compilation: keep evojax_rl's persistent compilation cache out of
+# them (it would load a previous run's programs instead of compiling).
+os.environ.setdefault("EVOJAX_RL_DISABLE_CACHE", "1")
+
+from common import emit  # noqa: E402
+from evojax_rl import obs_norm  # noqa: E402
+from evojax_rl.policies import mlp_policy  # noqa: E402
+from evojax_rl.problems import make  # noqa: E402
+from evojax_rl.rollout import make_rollout  # noqa: E402
 
 CASES = {"fixed": 0.01, "terminating": 1.0, "terminating_x3": 3.0}  # scale of policy.init's draws
 
