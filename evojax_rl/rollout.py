@@ -6,6 +6,9 @@ Written for one episode, then ``vmap``ped over episodes and over the population:
   Under ``vmap`` the loop goes on while *any* episode of the batch is live and freezes the finished
   ones, so the whole batch stops when every episode is done: a generation of short episodes costs
   short time.
+- Compaction (the default): one long episode would keep all ``P * E`` lanes stepping, so once
+  three quarters of the episodes have ended the live ones are gathered into a batch a quarter as
+  wide (and once more, to a sixteenth). The batch then costs about its live episodes' steps.
 - Nothing per step is stored: the loop carries the environment state, the observation, the
   return, the step count, ``done`` and the episode's observation statistics. Memory does not grow
   with ``max_steps``.
@@ -25,6 +28,7 @@ environment or head that ignores its key costs nothing.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -35,8 +39,10 @@ from evojax_rl.policies import Policy
 from evojax_rl.problems.env import Env, check_env
 
 
-# Compaction stops halving below this many lanes (per device): the last few episodes run
-# at this width to the end.
+# Compaction's widths (``compaction_widths``): each a quarter of the one before, at most three
+# (the step is compiled once per width), none narrower than 8 lanes (per device).
+COMPACT_RATIO = 4
+COMPACT_LEVELS = 3
 COMPACT_FLOOR = 8
 
 
@@ -117,16 +123,25 @@ def _episode_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool, early_
     return episode
 
 
-def _compacting_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool, floor: int):
+def compaction_widths(lanes: int, ratio: int, levels: int, floor: int) -> list[int]:
+    """The static batch widths of compaction for ``lanes`` episodes (on one device):
+    ``lanes, lanes // ratio, ...``, at most ``levels`` of them, none narrower than ``floor``."""
+    widths = [lanes]
+    while len(widths) < levels and widths[-1] // ratio >= floor:
+        widths.append(widths[-1] // ratio)
+    return widths
+
+
+def _compacting_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool):
     """``(population, keys [P, E], norm) -> (returns [P, E], lengths [P, E], stats [P])``, run
     in segments of shrinking width.
 
     The ``B = P * E`` episodes start as ``B`` lanes. A segment steps every lane of its width
-    (finished ones frozen) until at most half of them are live; the live ones are then gathered
-    into a batch of half the width, and so on down to ``floor`` lanes, where the last segment
-    runs until every episode has ended. Widths are static (``B, B/2, ...``), so each segment is
-    one compiled loop; each lane carries the index of its episode, by which the results are
-    scattered back. A lane's steps are the same computation at every width (keys are
+    (finished ones frozen) until the live ones fit the next width; they are gathered into it,
+    and so on down the widths of ``compaction_widths``, the last segment running until every
+    episode has ended. Each segment is one compiled loop (so the step is compiled once per
+    width); each lane carries the index of its episode, by which the results are scattered
+    back. A lane's steps are the same computation at every width (keys are
     ``fold_in(episode_key, t)``), so the results equal the uncompacted engine's.
     """
     start, step = _episode_parts(env, policy, use_norm)
@@ -135,44 +150,39 @@ def _compacting_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool, flo
     def live(c: _Carry) -> jax.Array:
         return jnp.logical_and(~c.done, c.t < max_steps)
 
+    def segment(params, norm, slot_keys, c: _Carry) -> _Carry:
+        """One step of every lane; finished lanes keep their values."""
+        new = batch_step(params, norm, slot_keys, c)
+        on = live(c)
+        return jax.tree.map(
+            lambda n, o: jnp.where(on.reshape(on.shape + (1,) * (n.ndim - 1)), n, o), new, c)
+
     def run(population, keys, norm):
         p, e = keys.shape
         b = p * e
+        widths = compaction_widths(b, COMPACT_RATIO, COMPACT_LEVELS, COMPACT_FLOOR)
         run_keys, carry = jax.vmap(start)(keys.reshape(b))
         lane = jnp.arange(b)  # the episode each slot holds; b marks an empty slot
-        ret = jnp.zeros((b,), jnp.float32)
-        length = jnp.zeros((b,), jnp.int32)
-        stats = carry.stats
-        width = b
-        while True:
-            member = jnp.minimum(lane, b - 1) // e
+        out = (jnp.zeros((b,), jnp.float32), jnp.zeros((b,), jnp.int32), carry.stats)
+        for width, narrower in zip(widths, widths[1:] + [0]):
+            episode = jnp.minimum(lane, b - 1)
             params = population if width == b and e == 1 else jax.tree.map(
-                lambda x: x[member], population)
-            slot_keys = run_keys if width == b else run_keys[jnp.minimum(lane, b - 1)]
-            last = width // 2 < floor
-            keep_going = 0 if last else width // 2
-
-            def segment(c, params=params, slot_keys=slot_keys):
-                new = batch_step(params, norm, slot_keys, c)
-                on = live(c)
-                return jax.tree.map(
-                    lambda n, o: jnp.where(on.reshape(on.shape + (1,) * (n.ndim - 1)), n, o),
-                    new, c)
-
+                lambda x: x[episode // e], population)
+            slot_keys = run_keys[episode]
             carry = jax.lax.while_loop(
-                lambda c, k=keep_going: jnp.sum(live(c)) > k, segment, carry)
-            ret = ret.at[lane].set(carry.ret, mode="drop")
-            length = length.at[lane].set(carry.t, mode="drop")
-            stats = jax.tree.map(lambda s, v: s.at[lane].set(v, mode="drop"), stats, carry.stats)
-            if last:
-                break
-            width //= 2
-            on = live(carry)
-            idx = jnp.nonzero(on, size=width, fill_value=0)[0]
-            filled = jnp.arange(width) < jnp.sum(on)
-            carry = jax.tree.map(lambda x: x[idx], carry)
-            carry = carry._replace(done=carry.done | ~filled)
-            lane = jnp.where(filled, lane[idx], b)
+                lambda c, n=narrower: jnp.sum(live(c)) > n,
+                functools.partial(segment, params, norm, slot_keys),
+                carry)
+            out = jax.tree.map(lambda o, v: o.at[lane].set(v, mode="drop"), out,
+                               (carry.ret, carry.t, carry.stats))
+            if narrower:
+                on = live(carry)
+                idx = jnp.nonzero(on, size=narrower, fill_value=0)[0]
+                filled = jnp.arange(narrower) < jnp.sum(on)
+                carry = jax.tree.map(lambda x: x[idx], carry)
+                carry = carry._replace(done=carry.done | ~filled)
+                lane = jnp.where(filled, lane[idx], b)
+        ret, length, stats = out
         member_stats = jax.vmap(obs_norm.merge_batch)(
             jax.tree.map(lambda s: s.reshape((p, e) + s.shape[1:]), stats))
         return ret.reshape(p, e), length.reshape(p, e), member_stats
@@ -199,10 +209,12 @@ def make_rollout(
     ``obs_norm_on`` is false). ``episodes``: episodes per member (``E``); fitness is their mean.
     ``max_steps``: step limit (default ``env.max_steps``). ``early_exit=False`` runs every
     episode to ``max_steps`` (a reference, same results, slower). ``compact`` (default: on when
-    ``early_exit``): run the episodes in segments that gather the live ones into half-width
-    batches whenever half of them have ended, so a batch costs its live episodes' steps rather
-    than ``P * E`` times the longest episode's (same results). ``compact=False``: one batch to
-    the end, as a ``vmap`` of ``while_loop`` (the uncompacted engine). ``devices``: how many
+    ``early_exit``): run the episodes in segments that gather the live ones into a batch a
+    quarter as wide once three quarters have ended (twice at most: widths ``P * E``, ``/4``,
+    ``/16``, not below 8), so a batch costs little more than its live episodes' steps rather
+    than ``P * E`` times the longest episode's; same results, but the step is compiled once per
+    width. ``compact=False``: one batch to the end, as a ``vmap`` of ``while_loop`` (the
+    uncompacted engine). ``devices``: how many
     devices to split the population over (default: all of ``jax.devices()``; ``P`` must divide
     evenly); each device compacts its own episodes.
     """
@@ -224,7 +236,7 @@ def make_rollout(
     mesh = distributed.population_mesh(jax.devices()[:n_dev]) if n_dev > 1 else None
 
     if compact:
-        population_fn = _compacting_fn(env, policy, limit, obs_norm_on, COMPACT_FLOOR)
+        population_fn = _compacting_fn(env, policy, limit, obs_norm_on)
     else:
         episode = _episode_fn(env, policy, limit, obs_norm_on, early_exit)
 
