@@ -71,17 +71,20 @@ def _global_names(code: types.CodeType) -> set:
 
 
 def _value_key(value: Any, depth: int) -> Any:
-    """Key of a value a function reads: immutable scalars by type and value (``-0.0`` and
-    ``0.0`` differ, as ``1`` and ``1.0`` do), tuples item by item, functions by content (down
-    to ``_DEPTH``), anything else (arrays, lists, modules, objects) by identity."""
+    """Key of a value a function reads: numbers and strings by type and value (``-0.0`` and
+    ``0.0`` differ, as ``1`` and ``1.0`` do), tuples, lists and dicts item by item, functions
+    by content (down to ``_DEPTH``), anything else (arrays, modules, objects) by identity."""
     if value is None or isinstance(value, (bool, int, str, bytes)):
         return (type(value), value)
     if isinstance(value, float):
         return (type(value), float.hex(value))
     if isinstance(value, complex):
         return (type(value), float.hex(value.real), float.hex(value.imag))
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):  # a list's content now: the key is a snapshot
         return (type(value), tuple(_value_key(v, depth) for v in value))
+    if isinstance(value, dict):
+        return (type(value), tuple((_value_key(k, depth), _value_key(v, depth))
+                                   for k, v in value.items()))
     if depth < _DEPTH and isinstance(value, (types.FunctionType, functools.partial)):
         return _function_key(value, depth + 1)
     return _Identity(value)
@@ -129,15 +132,16 @@ class SameFunction:
     Two plain functions (a ``def`` or a ``lambda``) are the same when their code objects are
     equal (the same source compiled alike: a ``lambda`` written once and evaluated again, or a
     notebook cell run again), and every value they read when called is the same: closure
-    cells, referenced module globals and default arguments, where numbers, strings and tuples
-    of them compare by value (``1`` and ``1.0`` differ) and anything else (arrays, lists,
-    modules, other objects) by identity; a function among those values is compared the same
-    way. ``functools.partial`` compares its function and arguments alike; other callables
-    compare as themselves. The values are read when the wrapper is made, so a global that
-    changed between two calls makes them different.
+    cells, referenced module globals and default arguments, where numbers and strings compare
+    by type and value (``1`` and ``1.0`` differ), tuples, lists and dicts item by item, and
+    anything else (arrays, modules, other objects) by identity; a function among those values
+    is compared the same way. ``functools.partial`` compares its function and arguments alike;
+    other callables compare as themselves. The values are read when the wrapper is made, as
+    the loop is traced, so a global or a list that changed between two calls makes them
+    different.
 
     Values read through an attribute (``module.f``, ``obj.scale``) are compared through the
-    object holding them (the module, ``obj``), by identity; and an array mutated in place
+    object holding them (the module, ``obj``), by identity; and a NumPy array mutated in place
     keeps its identity. In both cases the cached loop keeps what it was traced with, as
     ``jax.jit`` does for a function object it has seen.
     """
@@ -320,12 +324,20 @@ def optimize(
             "strategy must be a Strategy (e.g. strategies.cma_es()) or a restart scheme "
             f"(strategies.ipop_cma_es()), got {type(strategy).__name__}."
         )
-    k_init, k_run = jax.random.split(key)
+    k_init, k_run = _split(key)
     state = strategy.init(k_init, x0)
     return run_one(
         fitness_fn, strategy, state, k_run, int(max_generations), target_fitness, max_evaluations,
         mesh,
     )
+
+
+@jax.jit
+def _split(key):
+    """``jax.random.split(key)`` unpacked, as one program (eagerly, the split and the unpacking
+    are two, compiled on first use in every process)."""
+    k_init, k_run = jax.random.split(key)
+    return k_init, k_run
 
 
 def run_one(fitness_fn, strategy, state, key, max_generations, target_fitness, max_evaluations,
@@ -335,13 +347,15 @@ def run_one(fitness_fn, strategy, state, key, max_generations, target_fitness, m
     dtype = state.layout.dtype
     if mesh is not None:
         state, key = distributed.put_replicated((state, key), mesh)
-    target = jnp.asarray(jnp.inf if target_fitness is None else target_fitness, dtype)
-    budget = jnp.asarray(np.iinfo(np.int32).max if max_evaluations is None else max_evaluations)
+    # NumPy scalars: jnp conversions would each compile a small program.
+    target = np.asarray(np.inf if target_fitness is None else target_fitness, dtype)
+    budget = np.asarray(np.iinfo(np.int32).max if max_evaluations is None else max_evaluations,
+                        np.int32)
     carry = _run(
         state,
         key,
         target,
-        budget.astype(jnp.int32),
+        budget,
         fitness_fn=SameFunction(fitness_fn),
         ask=strategy.ask,
         tell=strategy.tell,

@@ -91,6 +91,8 @@ def test_keys_compare_what_the_program_depends_on():
         functools.partial(add, c=2.0))
     inner = [make_closing_over(3.0), make_closing_over(3.0)]  # functions read by functions
     assert SameFunction(make_closing_over(inner[0])) == SameFunction(make_closing_over(inner[1]))
+    assert SameFunction(make_closing_over({"a": [1.0, 2]})) == SameFunction(
+        make_closing_over({"a": [1.0, 2]}))  # containers by content, read when wrapped
     assert hash(SameFunction(make_closing_over(2.0))) == hash(SameFunction(make_closing_over(2.0)))
     # Different: values by type and bits, other objects by identity, functions by content.
     assert SameFunction(make_closing_over(0.0)) != SameFunction(make_closing_over(-0.0))
@@ -101,4 +103,8 @@ def test_keys_compare_what_the_program_depends_on():
     assert SameFunction(make_closing_over(make_closing_over(3.0))) != SameFunction(
         make_closing_over(make_closing_over(4.0)))
     assert SameFunction(make_closing_over(1.0)) != SameFunction(make_reading_global())
+    settings = {"a": [1.0, 2]}
+    before = SameFunction(make_closing_over(settings))
+    settings["a"][1] = 3
+    assert before != SameFunction(make_closing_over(settings))
     assert SameFunction(SameFunction(make_counted())) == SameFunction(make_counted())
