@@ -36,6 +36,7 @@ BENCHMARKS = {
     "rollout_throughput": ("rollout_throughput.py", [], ["--quick"]),
     "brax_throughput": ("brax_throughput.py", [], ["--quick"]),
     "cartpole_solve": ("cartpole_solve.py", ["--seeds", "5"], ["--quick"]),
+    "first_result": ("first_result.py", ["--repeats", "3", "--before", "8ef843d"], ["--quick"]),
     "mcts_throughput": ("mcts_throughput.py", [], ["--quick"]),
     "preset_returns": ("preset_returns.py", ["--extra-seeds", "1,2"], ["--quick"]),
     "alphazero_tictactoe": ("alphazero_tictactoe.py", [], ["--quick"]),
