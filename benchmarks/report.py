@@ -192,6 +192,14 @@ def load_text(r: dict) -> str:
             f"{g(load['after'][0])} after")
 
 
+def obs_norm_text(r: dict) -> str:
+    """How the saved result ran ours: a flag in older results, a sentence in newer ones."""
+    value = r["obs_norm"]
+    if isinstance(value, bool):
+        return "on for ours" if value else "off for ours"
+    return value
+
+
 def rollout(rec: dict) -> str:
     r = rec["result"]
     if "fixed" not in r:  # saved by the script's previous version (one fixed-length case)
@@ -202,6 +210,7 @@ def rollout(rec: dict) -> str:
     label = {
         "ours": "ours (`make_rollout`, compaction on)",
         "ours_uncompacted": "ours, `compact=False` (vmapped `while_loop`)",
+        "ours_obs_norm": "ours with observation normalization on (the default; no peer does it)",
         "bare": "bare vmapped scan of gymnax `step_env` (like for like)",
         "bare_with_autoreset": "bare scan of gymnax `step` (computes a reset every step)",
         "evosax": "evosax `GymnaxProblem.eval`",
@@ -228,7 +237,7 @@ Is the loop the cost? The `bare` scan with `lax.scan(unroll=k)` (fixed case):
     ev = rd["evosax_lengths"]
     return f"""\
 Population {r['popsize']} of 4-32-32-2 tanh MLPs (argmax head) on CartPole-v1, {r['episode_steps']}
-steps at most; observation normalization {'on' if r['obs_norm'] else 'off'} for ours;
+steps at most; observation normalization {obs_norm_text(r)};
 {r['repeats']} interleaved rounds x {r['calls']} calls of every runner of both cases, medians
 (and the range over the rounds){load_text(r)}.
 
@@ -241,7 +250,9 @@ environment steps per call.
 Headline: `fixed_ours_over_bare` **{g(r['fixed_ours_over_bare'])}**
 ({target('fixed_ours_over_bare', r['fixed_ours_over_bare'])}): ours against a bare scan of the
 environment's own `step_env` (no automatic reset, no masking, no early exit, no observation
-statistics); `compact=False` {g(f['uncompacted_over_bare'])}. Against evosax, fixed length:
+statistics, so ours runs with normalization off too); `compact=False`
+{g(f['uncompacted_over_bare'])}; with our observation normalization on, the default, work the
+bare scan does not do: {g(f.get('obs_norm_over_bare', float('nan')))}. Against evosax, fixed length:
 {g(f['ours_over_evosax'])}x. Favourable to us, for reference only: against the bare scan of
 gymnax's public `step`, {g(f['ours_over_bare_with_autoreset'])}x, since that `step` computes a
 reset transition at every step, work that our episodes (which end at done) never need.

@@ -151,11 +151,17 @@ def _compacting_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool):
         return jnp.logical_and(~c.done, c.t < max_steps)
 
     def segment(params, norm, slot_keys, c: _Carry) -> _Carry:
-        """One step of every lane; finished lanes keep their values."""
+        """One step of every lane. A finished lane keeps its return, length, ``done`` and
+        statistics; its environment state and observation step on unmasked (never read again,
+        and selecting them back would cost ~4% of a step on CartPole)."""
         new = batch_step(params, norm, slot_keys, c)
         on = live(c)
-        return jax.tree.map(
-            lambda n, o: jnp.where(on.reshape(on.shape + (1,) * (n.ndim - 1)), n, o), new, c)
+
+        def keep(n, o):
+            return jnp.where(on.reshape(on.shape + (1,) * (n.ndim - 1)), n, o)
+
+        return new._replace(ret=keep(new.ret, c.ret), t=keep(new.t, c.t),
+                            done=keep(new.done, c.done), stats=jax.tree.map(keep, new.stats, c.stats))
 
     def run(population, keys, norm):
         p, e = keys.shape

@@ -10,7 +10,7 @@ import pytest
 from compile_count import count_compilations
 
 import evojax_rl as ejr
-from evojax_rl.loop import SameFunction
+from evojax_rl.same_function import SameFunction
 
 CENTER = 1.0  # a module global read by the fitness functions below
 TRACES = []  # appended to whenever a fitness function is traced
