@@ -77,10 +77,10 @@ def _assert_same(a, b):
 
 @pytest.fixture
 def every_width(monkeypatch):
-    """Compaction halves the width down to one lane, so live episodes move many times."""
-    monkeypatch.setattr(rollout_module, "COMPACT_RATIO", 2)
+    """Compaction quarters the width down to two lanes (32, 8, 2 for 32 episodes), so live
+    episodes move more than once."""
     monkeypatch.setattr(rollout_module, "COMPACT_LEVELS", 99)
-    monkeypatch.setattr(rollout_module, "COMPACT_FLOOR", 1)
+    monkeypatch.setattr(rollout_module, "COMPACT_FLOOR", 2)
 
 
 @pytest.mark.parametrize("pattern", sorted(PATTERNS))
