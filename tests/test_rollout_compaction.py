@@ -134,20 +134,6 @@ def test_compaction_per_device_equals_one_device(every_width):
     _assert_same(four, one)
 
 
-def test_cartpole_at_the_default_widths():
-    """gymnax's CartPole through the default widths on one device: lengths and returns (sums
-    of 1.0) exact."""
-    env = make("CartPole-v1")
-    policy = mlp_policy(env, (8,), "argmax")
-    pop = jax.vmap(policy.init)(jax.random.split(jax.random.key(0), 64))
-    stats = obs_norm.ObsStats(jnp.float32(10.0), jnp.full(4, 0.1), jnp.full(4, 20.0))
-    compact = _run(env, policy, pop, stats, devices=1)
-    plain = _run(env, policy, pop, stats, devices=1, compact=False)
-    assert len(np.unique(np.asarray(plain.lengths))) > 5
-    np.testing.assert_array_equal(compact.returns, plain.returns)
-    _assert_same(compact, plain)
-
-
 def test_compact_needs_early_exit():
     env = make("CartPole-v1")
     policy = mlp_policy(env, (4,))
