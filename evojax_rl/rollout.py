@@ -71,6 +71,11 @@ class _Carry(NamedTuple):
     stats: obs_norm.ObsStats
 
 
+def _live(c: _Carry, max_steps: int) -> jax.Array:
+    """Whether the episode in ``c`` takes another step: not done and below the limit."""
+    return jnp.logical_and(~c.done, c.t < max_steps)
+
+
 def _episode_parts(env: Env, policy: Policy, use_norm: bool):
     """The pieces of one episode: ``start(key) -> (run_key, _Carry)`` and
     ``step(params, norm, run_key, carry) -> _Carry`` (one step, no check of ``done``).
@@ -107,7 +112,7 @@ def _episode_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool, early_
         run_key, c = start(key)
         if early_exit:
             c = jax.lax.while_loop(
-                lambda c: jnp.logical_and(~c.done, c.t < max_steps),
+                lambda c: _live(c, max_steps),
                 lambda c: step(params, norm, run_key, c),
                 c,
             )
@@ -137,7 +142,7 @@ def _compacting_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool):
     in segments of shrinking width.
 
     The ``B = P * E`` episodes start as ``B`` lanes. A segment steps every lane of its width
-    (finished ones frozen) until the live ones fit the next width; they are gathered into it,
+    (``segment``: finished ones keep their results) until the live ones fit the next width; they are gathered into it,
     and so on down the widths of ``compaction_widths``, the last segment running until every
     episode has ended. Each segment is one compiled loop (so the step is compiled once per
     width); each lane carries the index of its episode, by which the results are scattered
@@ -147,8 +152,7 @@ def _compacting_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool):
     start, step = _episode_parts(env, policy, use_norm)
     batch_step = jax.vmap(step, in_axes=(0, None, 0, 0))
 
-    def live(c: _Carry) -> jax.Array:
-        return jnp.logical_and(~c.done, c.t < max_steps)
+    live = functools.partial(_live, max_steps=max_steps)
 
     def segment(params, norm, slot_keys, c: _Carry) -> _Carry:
         """One step of every lane. A finished lane keeps its return, length, ``done`` and
@@ -220,9 +224,8 @@ def make_rollout(
     ``/16``, not below 8), so a batch costs little more than its live episodes' steps rather
     than ``P * E`` times the longest episode's; same results, but the step is compiled once per
     width. ``compact=False``: one batch to the end, as a ``vmap`` of ``while_loop`` (the
-    uncompacted engine). ``devices``: how many
-    devices to split the population over (default: all of ``jax.devices()``; ``P`` must divide
-    evenly); each device compacts its own episodes.
+    uncompacted engine). ``devices``: how many devices to split the population over (default:
+    all of ``jax.devices()``; ``P`` must divide evenly); each device compacts its own episodes.
     """
     env = check_env(env)
     validation.check_int("episodes", episodes, 1)
