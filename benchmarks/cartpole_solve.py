@@ -25,6 +25,12 @@ figures, the fused evosax variant, and per seed the generations and seconds of t
 
 from __future__ import annotations
 
+import os
+
+# Cold means compiled inside the clock: no persistent compilation cache (importing evojax_rl
+# would turn one on for every JAX program in the process, the peers' included).
+os.environ["EVOJAX_RL_DISABLE_CACHE"] = "1"
+
 import argparse
 import dataclasses
 import statistics

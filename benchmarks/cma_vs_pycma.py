@@ -31,6 +31,12 @@ ratio over the four problems, and the per-problem rows under ``problems``.
 """
 
 import argparse
+
+import os
+
+# Cold means compiled inside the clock: no persistent compilation cache (importing evojax_rl
+# would turn one on for every JAX program in the process, the peers' included).
+os.environ["EVOJAX_RL_DISABLE_CACHE"] = "1"
 import time
 
 import cma
