@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-KINDS = {"es": "evojax_rl.trainer", "alphazero": "evojax_rl.alphazero.trainer"}
+KINDS = {"es": "evojax_rl.trainer", "alphazero": "evojax_rl.alphazero.trainer",
+         "pbt": "evojax_rl.pbt.trainer"}
 
 
 def module(kind: str) -> ModuleType:

@@ -94,11 +94,12 @@ def to_json(lineage: Lineage) -> dict:
 
 def plot(record: dict, path: str, title: str = "PBT lineage", colour: str | None = None) -> None:
     """Draw ``lineage.png`` from ``to_json``'s record: one row per member over the steps (its
-    line coloured by the log of hyperparameter ``colour``, default the first by name), an arrow
-    from parent to child at each copy; a second panel shows each hyperparameter's values over
+    line coloured by the log of hyperparameter ``colour``, default the first by name), a
+    vertical line from parent to member at each copy, a dot at the member; a second panel shows each hyperparameter's values over
     the steps. Written atomically (temporary file, then ``os.replace``)."""
     import matplotlib
     from matplotlib import cm, colors
+    from matplotlib.collections import LineCollection
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -118,23 +119,30 @@ def plot(record: dict, path: str, title: str = "PBT lineage", colour: str | None
     shown = np.log10(all_values) if log else all_values
     norm = colors.Normalize(float(np.min(shown)), float(np.max(shown)) + 1e-12)
     cmap = matplotlib.colormaps["viridis"]
+    # One collection for the members' segments and one for the copies: thousands of separate
+    # artists would make the drawing slow.
+    segments, seg_values = [], []
     for r in range(len(steps) - 1):
         for m in range(n):
-            ax.plot([steps[r], steps[r + 1]], [m, m], color=cmap(norm(shown[r][m])), lw=3,
-                    solid_capstyle="butt")
-    last = steps[-1]
-    for m in range(n):  # the hyperparameters that hold after the last round
-        ax.plot([last], [m], "|", color=cmap(norm(shown[-1][m])), ms=8)
-    for c in record["copies"]:
-        ax.annotate("", xy=(c["step"], c["member"]), xytext=(c["step"], c["parent"]),
-                    arrowprops={"arrowstyle": "->", "color": "0.3", "lw": 0.6,
-                                "shrinkA": 0, "shrinkB": 2})
+            segments.append([(steps[r], m), (steps[r + 1], m)])
+            seg_values.append(shown[r][m])
+    ax.add_collection(LineCollection(segments, array=np.asarray(seg_values), cmap=cmap,
+                                     norm=norm, linewidths=3, capstyle="butt"))
+    ax.scatter([steps[-1]] * n, range(n), c=shown[-1], cmap=cmap, norm=norm, marker="|", s=60)
+    if record["copies"]:
+        xs = np.array([c["step"] for c in record["copies"]], float)
+        src = np.array([c["parent"] for c in record["copies"]], float)
+        dst = np.array([c["member"] for c in record["copies"]], float)
+        ax.add_collection(LineCollection(np.stack([np.stack([xs, src], 1), np.stack([xs, dst], 1)], 1),
+                                         colors="0.3", linewidths=0.6))
+        ax.scatter(xs, dst, marker="o", s=8, color="0.3", zorder=3)
+    ax.set_xlim(steps[0] - 0.5, steps[-1] + 0.5 if len(steps) > 1 else 1)
     sm = cm.ScalarMappable(norm=norm, cmap=cmap)
     fig.colorbar(sm, ax=ax, label=("log10 " if log else "") + colour)
     ax.set_ylabel("member")
     ax.set_yticks(range(n))
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_title(f"{title}: {len(record['copies'])} copies (arrows: parent -> member)")
+    ax.set_title(f"{title}: {len(record['copies'])} copies (line from the parent to the dot)")
     for ax, name in zip(axes[1:], names):
         vals = np.array([v[name] for v in values], dtype=float)  # [rounds + 1, N]
         for m in range(n):

@@ -85,13 +85,17 @@ class PBT(NamedTuple):
     ``copies`` (members replaced this step), ``best_score``/``median_score``/``worst_score``
     (of ``state.score``) and ``<name>/best`` (the hyperparameters of the member with the best
     score). ``best(state) -> int32[]``: the member with the best score (member 0 before any
-    round). ``priors``: ``{name: Prior}``; ``members``, ``ready``, ``devices``; ``mesh``: the
-    members' mesh (None on one device).
+    round). ``shardings(state)``: where a state lives, as a pytree of shardings for ``jit``'s
+    ``out_shardings`` (the members' states split over the devices, the rest held whole by each;
+    None on one device): a chunk that returns its state there runs again without compiling.
+    ``priors``: ``{name: Prior}``; ``members``, ``ready``, ``devices``; ``mesh``: the members'
+    mesh (None on one device).
     """
 
     init: Callable[[jax.Array], PBTState]
     step: Callable[[PBTState], tuple[PBTState, dict]]
     best: Callable[[PBTState], jax.Array]
+    shardings: Callable[[PBTState], Any]
     learner: Learner
     priors: dict
     members: int
@@ -235,4 +239,10 @@ def pbt(
     def best(state: PBTState) -> jax.Array:
         return jnp.argmax(_ranked(state.score)).astype(jnp.int32)
 
-    return PBT(init, step, best, learner, priors, members, ready, devices, mesh)
+    def shardings(state: PBTState) -> Any:
+        if mesh is None:
+            return None
+        rest = jax.tree.map(lambda _: whole, state._replace(learner=None))
+        return rest._replace(learner=jax.tree.map(lambda _: split, state.learner))
+
+    return PBT(init, step, best, shardings, learner, priors, members, ready, devices, mesh)

@@ -153,12 +153,19 @@ def program(config: PBTConfig) -> driver.Program:
     whole = None if p.mesh is None else jax.sharding.NamedSharding(
         p.mesh, jax.sharding.PartitionSpec())
 
-    init_jit = jax.jit(lambda seed: p.init(jax.random.fold_in(jax.random.key(seed), 0)))
+    def _init(seed):
+        return p.init(jax.random.fold_in(jax.random.key(seed), 0))
+
+    # The state lives where p.shardings says (members split, the rest whole on each device):
+    # made there by init, returned there by every chunk, restored there (checkpoint.restore
+    # follows init's template), so every chunk and the evaluation compile once.
+    where = p.shardings(jax.eval_shape(_init, np.uint32(0)))
+    init_jit = jax.jit(_init, out_shardings=where)
 
     def init(seed: int):
         return init_jit(np.uint32(seed))
 
-    @jax.jit
+    @functools.partial(jax.jit, out_shardings=(where, whole))
     def _chunk(state, length_marker):
         return jax.lax.scan(lambda s, _: p.step(s), state, None, length=length_marker.shape[0])
 

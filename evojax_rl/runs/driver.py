@@ -57,6 +57,10 @@ class Program(NamedTuple):
     panels: the rows of ``learning_curve.png``.
     early_stop: whether ``finished`` can ever be true (a resumed run then re-evaluates first).
     finished_text: the progress bar's word for an early stop.
+    artifacts(state, out_dir): the trainer's extra end-of-run files (PBT's lineage.json and
+      lineage.png), written by process 0 after the last checkpoint and before ``result.json``;
+      each file atomically (``runs.log.write_json_atomic``, or a temporary file and
+      ``os.replace``). None: nothing.
     """
 
     kind: str
@@ -78,6 +82,7 @@ class Program(NamedTuple):
     panels: Sequence[Panel]
     early_stop: bool = False
     finished_text: str = "finished early"
+    artifacts: Callable[[Any, str], None] | None = None
 
 
 def config_to_json(config: Any) -> dict:
@@ -301,5 +306,7 @@ def run(
         "params_sha256": params_sha256(program.params(state)),
     }
     if out_dir and main:
+        if program.artifacts is not None:
+            program.artifacts(state, out_dir)
         write_json_atomic(os.path.join(out_dir, "result.json"), result)
     return result

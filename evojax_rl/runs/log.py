@@ -25,8 +25,10 @@ from typing import Iterable, NamedTuple, Sequence
 from evojax_rl.runs import checkpoint
 
 # What a run writes, in the order ``clear_run`` deletes it: first what marks a run as finished or
-# resumable, so that a half-cleared directory never looks like either.
-RUN_FILES = ("result.json", "checkpoints", "config.json", "metrics.jsonl", "tb", "learning_curve.png")
+# resumable, so that a half-cleared directory never looks like either. The last ones are what
+# trainers add at the end (``driver.Program.artifacts``: PBT's lineage).
+RUN_FILES = ("result.json", "checkpoints", "config.json", "metrics.jsonl", "tb", "learning_curve.png",
+             "lineage.json", "lineage.png")
 
 
 def write_json_atomic(path: str, obj) -> None:
