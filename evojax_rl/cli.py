@@ -7,6 +7,8 @@
                            [--coordinator HOST:PORT --num-processes N --process-id I]
     evojax-rl eval DIR [--episodes N]
     evojax-rl play DIR [--simulations N] [--first human|agent]
+    evojax-rl plan ENV [--strategy cem|cma_es] [--horizon H] [--iterations N] [--popsize N]
+                       [--sigma S] [--episodes N] [--seed N] [--max-steps N] [--no-progress]
 
 Bad input gives one sentence on stderr and exit status 2, with nothing written. Options must be
 spelled out (no abbreviations: ``--pop 8`` is refused, not read as ``--popsize 8``).
@@ -99,6 +101,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--first", choices=("human", "agent"), default="human",
                    help="who moves first (default: you)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of the agent's search")
+    pl = sub.add_parser("plan", help="model-predictive control by evolution (CEM or CMA-ES "
+                        "plans actions through the environment's own dynamics)", allow_abbrev=False)
+    pl.add_argument("env", help="an environment name (gymnax id, brax/NAME, or registered)")
+    pl.add_argument("--strategy", default="cem", help="cem or cma_es (default cem)")
+    pl.add_argument("--horizon", type=int, default=None,
+                    help="actions planned ahead (default: the environment's setting)")
+    pl.add_argument("--iterations", type=int, default=None,
+                    help="generations of the strategy per control step")
+    pl.add_argument("--popsize", type=int, default=None, help="candidate plans per generation")
+    pl.add_argument("--sigma", type=float, default=None,
+                    help="initial spread of the plans (default 0.5 for Box actions scaled to "
+                         "[-1, 1], 1.0 for discrete logits)")
+    pl.add_argument("--episodes", type=int, default=16, help="episodes, planned as one batch "
+                    "(default 16)")
+    pl.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    pl.add_argument("--max-steps", type=int, default=None,
+                    help="control steps per episode (default: the environment's limit)")
+    pl.add_argument("--no-progress", action="store_true", help="no progress bar")
     return ap
 
 
@@ -321,6 +341,59 @@ def _cmd_play(args) -> int:
                      seed=args.seed)
 
 
+def _cmd_plan(args) -> int:
+    from evojax_rl.validation import check_choice, check_positive
+
+    try:
+        check_choice("--strategy", args.strategy, ("cem", "cma_es"))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    for option in ("horizon", "iterations", "episodes", "max_steps"):
+        _check_int("--" + option.replace("_", "-"), getattr(args, option))
+    _check_int("--popsize", args.popsize, 2)
+    _check_int("--seed", args.seed, 0, 2**32 - 1)
+    if args.sigma is not None:
+        check_positive("--sigma", args.sigma)
+    import jax
+
+    from evojax_rl import planning
+    from evojax_rl.problems import make
+
+    env = make(args.env)
+    chosen = planning.settings(args.env, args.strategy)
+    for option in chosen:
+        if getattr(args, option) is not None:
+            chosen[option] = getattr(args, option)
+    planner = planning.make_planner(env, args.strategy, sigma=args.sigma,
+                                    max_steps=args.max_steps, **chosen)
+    result = planning.run(planner, jax.random.key(args.seed), args.episodes,
+                          chunk=_PLAN_CHUNK, progress=not args.no_progress, desc=args.env)
+    print(f"{args.env}: mean return {result.mean_return:.1f} over {args.episodes} episodes "
+          f"({args.strategy}, horizon {chosen['horizon']}, popsize {chosen['popsize']}, "
+          f"{chosen['iterations']} iterations; {result.seconds_per_step * 1e3:.2f} ms per control "
+          f"step, {result.compile_seconds:.1f} s compiling)")
+    print(json.dumps({
+        "env": args.env, "strategy": args.strategy, **chosen,
+        "sigma": args.sigma, "seed": args.seed, "episodes": args.episodes,
+        "max_steps": planner.max_steps,
+        "model_steps_per_control_step": chosen["popsize"] * chosen["iterations"]
+        * chosen["horizon"],
+        "mean_return": result.mean_return,
+        "min_return": float(result.returns.min()),
+        "returns": [float(r) for r in result.returns],
+        "lengths": [int(n) for n in result.lengths],
+        "steps": result.steps,
+        "seconds_per_step": result.seconds_per_step,
+        "compile_seconds": result.compile_seconds,
+        "run_seconds": result.run_seconds,
+    }))
+    return 0
+
+
+# Control steps per compiled chunk of ``plan`` (the progress bar moves once per chunk).
+_PLAN_CHUNK = 25
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``evojax-rl`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -334,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_train(args)
         if args.command == "play":
             return _cmd_play(args)
+        if args.command == "plan":
+            return _cmd_plan(args)
         return _cmd_eval(args)
     except ValueError as e:  # UsageError, CheckpointError and configuration errors
         print(f"evojax-rl: error: {e}", file=sys.stderr)
