@@ -209,7 +209,8 @@ def program(config: PBTConfig) -> driver.Program:
     def artifacts(state, out_dir: str) -> None:
         record = lineage.to_json(state.lineage)
         write_json_atomic(os.path.join(out_dir, "lineage.json"), record)
-        lineage.plot(record, os.path.join(out_dir, "lineage.png"), title=config.learner)
+        lineage.plot(record, os.path.join(out_dir, "lineage.png"),
+                     title=f"PBT of {config.learner}")
 
     names = sorted(p.priors)
     panels = (Panel("score", lines=(("best_score", "best member (training)"),
