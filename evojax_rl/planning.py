@@ -204,8 +204,9 @@ def _encoding(space: Discrete | Box) -> _Encoding:
     if np.any(np.isnan(low)) or np.any(np.isnan(high)) or np.any(low > high):
         raise ValueError(f"action_space {space!r}: low must be <= high everywhere, without NaN.")
     bounded = np.isfinite(low) & np.isfinite(high)
-    centre = np.where(bounded, (low + high) / 2, 0.0).astype(np.float32)
-    half = np.where(bounded, (high - low) / 2, 1.0).astype(np.float32)
+    lo_b, hi_b = np.where(bounded, low, -1.0), np.where(bounded, high, 1.0)  # no inf - inf
+    centre = ((lo_b + hi_b) / 2).astype(np.float32)
+    half = ((hi_b - lo_b) / 2).astype(np.float32)
     lo_x = np.where(bounded, -1.0, -np.inf).astype(np.float32)
     hi_x = np.where(bounded, 1.0, np.inf).astype(np.float32)
     # A one-sided bound is kept by clipping the action itself.
