@@ -48,16 +48,17 @@ def start(p, seed):
     return state._replace(learner={**state.learner, "origin": jnp.arange(8, dtype=jnp.int32)})
 
 
-def run(p, state, steps):
+def run(p, state, steps, last=False):
     """``steps`` steps one at a time (one compiled program per configuration): the states
-    after each step and the metrics."""
+    after each step and the metrics (on the host), and with ``last`` the last state as it is
+    on the devices."""
     step = jax.jit(p.step, out_shardings=(p.shardings(state), None))
     states, metrics = [], []
     for _ in range(steps):
         state, m = step(state)
         states.append(jax.device_get(state))
         metrics.append(jax.device_get(m))
-    return states, metrics
+    return (states, metrics, state) if last else (states, metrics)
 
 
 def leaves(tree):
@@ -99,6 +100,7 @@ def test_exploit_copies_whole_states_and_hyperparameters_from_the_top_into_the_b
     moved = stepped(before.learner["x"], before.hyperparams["learning_rate"])
     prior = p.priors["learning_rate"]
     lo, hi = np.float32(prior.low), np.float32(prior.high)
+    perturbed = 0
     for member in range(8):
         src = int(after.learner["origin"][member])
         lr = after.hyperparams["learning_rate"][member]
@@ -111,11 +113,14 @@ def test_exploit_copies_whole_states_and_hyperparameters_from_the_top_into_the_b
             assert after.score[member] == after.lineage.score[0][src]  # the parent's score
             # Explore: the parent's value x0.8 or x1.2 clipped, or a fresh draw, in the prior.
             assert lo <= lr <= hi
+            parent_lr = before.hyperparams["learning_rate"][src]
+            perturbed += lr in [np.clip(parent_lr * np.float32(f), lo, hi) for f in (0.8, 1.2)]
         else:
             assert src == member
             np.testing.assert_allclose(after.learner["x"][member], moved[member], rtol=1e-6)
             assert lr == before.hyperparams["learning_rate"][member]
             assert after.score[member] == after.lineage.score[0][member]
+    assert perturbed >= 1  # with this seed; the other copy may have been resampled
     # The copies really were replaced: their own step would have gone elsewhere.
     assert not np.allclose(after.learner["x"][2], moved[2], rtol=1e-3)
     assert after.lineage.step[0] == 2 and after.lineage.rounds == 1
@@ -200,9 +205,7 @@ def test_members_split_over_devices_give_the_one_device_result():
     assert jax.device_count() == 4  # conftest
     one = run(toy(devices=1), start(toy(devices=1), 1), 4)
     p4 = toy(devices=4)
-    four = run(p4, start(p4, 1), 4)
-    last = jax.jit(p4.step, out_shardings=(p4.shardings(four[0][-1]), None))(
-        jax.tree.map(jnp.asarray, four[0][-1]))[0]
+    *four, last = run(p4, start(p4, 1), 4, last=True)
     # Really split: each device holds 2 of the 8 members; the rest is held whole by each.
     for leaf in jax.tree_util.tree_leaves(last.learner):
         assert [s.data.shape[0] for s in leaf.addressable_shards] == [2, 2, 2, 2]
