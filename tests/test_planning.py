@@ -125,7 +125,7 @@ def test_returns_stop_at_done_and_at_the_episode_limit():
 
 
 def test_a_batch_of_episodes_equals_its_episodes_one_by_one():
-    planner = planning.make_planner(BOX_ENV, "cma_es", horizon=3, iterations=3, popsize=6)
+    planner = planning.make_planner(BOX_ENV, **BOX_PLANNER)  # its step is compiled already
     key = jax.random.key(7)
     batch = planning.run(planner, key, 3, chunk=4, record=True)
     assert batch.steps == T and list(batch.lengths) == [T] * 3
@@ -143,8 +143,8 @@ def test_a_batch_of_episodes_equals_its_episodes_one_by_one():
     assert not bool(record.live) and float(record.reward) == 0.0
     assert int(again.t) == T and int(again.env_state) == T and float(again.ret) == float(episode.ret)
     # Episodes from different keys differ (the keys are used), and planning beats doing nothing.
-    assert len(set(np.round(batch.returns, 4))) == 3
-    assert batch.mean_return > -float(np.sum(BOX_TARGETS**2)) / 2
+    assert len(np.unique(batch.returns)) > 1
+    assert -0.2 < batch.mean_return < 0
     assert batch.seconds_per_step > 0 and batch.compile_seconds > 0
 
 
@@ -216,13 +216,14 @@ def test_bad_plan_input_gives_one_sentence_and_status_2(capsys):
 
 
 def test_cli_balances_cartpole_and_ends_with_a_json_line(capsys):
-    """CartPole with its default plan settings (horizon 100, popsize 32, 2 generations): every
-    episode lasts the full 500 steps."""
-    assert cli.main(["plan", "CartPole-v1", "--episodes", "4", "--no-progress"]) == 0
+    """CartPole with CMA-ES at its default plan settings (horizon 100, popsize 16, 2
+    generations): every episode lasts the full 500 steps."""
+    argv = ["plan", "CartPole-v1", "--strategy", "cma_es", "--episodes", "4", "--no-progress"]
+    assert cli.main(argv) == 0
     out = capsys.readouterr().out.strip().splitlines()
     result = json.loads(out[-1])
     assert result["episodes"] == 4 and result["lengths"] == [500] * 4
     assert result["mean_return"] == 500.0 and result["steps"] == 500
-    assert result["strategy"] == "cem" and result["horizon"] == 100
+    assert result["strategy"] == "cma_es" and result["horizon"] == 100
     assert result["seconds_per_step"] > 0 and result["compile_seconds"] > 0
     assert out[0].startswith("CartPole-v1: mean return 500.0 over 4 episodes")
