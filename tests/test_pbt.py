@@ -21,14 +21,16 @@ def toy_learner():
     """Gradient descent on ``f(x) = (x0^2 + 100 x1^2) / 2`` from ``x = (2, 2)`` with step size
     ``learning_rate`` (stable below 0.02, diverging above). The score is ``-f(x) + bonus``
     (``bonus`` 0 unless a test sets it); ``origin`` is the member a state started as (set by
-    the tests)."""
+    the tests); ``draw`` is a number drawn with the step's key (so a comparison of states also
+    compares the keys each member got)."""
 
     def init(key, h):
         return {"x": jnp.full((2,), 2.0), "origin": jnp.zeros((), jnp.int32),
-                "bonus": jnp.zeros((), jnp.float32)}
+                "bonus": jnp.zeros((), jnp.float32), "draw": jax.random.uniform(key)}
 
     def step(m, h, key):
-        return {**m, "x": m["x"] - h["learning_rate"] * (m["x"] * jnp.asarray(SCALE))}
+        return {**m, "x": m["x"] - h["learning_rate"] * (m["x"] * jnp.asarray(SCALE)),
+                "draw": jax.random.uniform(key)}
 
     def evaluate(m, key):
         return -0.5 * jnp.sum(SCALE * m["x"] ** 2) + m["bonus"]
