@@ -342,6 +342,9 @@ def _cmd_play(args) -> int:
 
 
 def _cmd_plan(args) -> int:
+    import contextlib
+    import io
+
     from evojax_rl.validation import check_choice, check_positive
 
     try:
@@ -359,7 +362,10 @@ def _cmd_plan(args) -> int:
     from evojax_rl import planning
     from evojax_rl.problems import make
 
-    env = make(args.env)
+    # An unknown name is also looked up among brax's environments, whose import prints
+    # mujoco's "Failed to import warp" on stdout: stdout stays for our result alone.
+    with contextlib.redirect_stdout(io.StringIO()):
+        env = make(args.env)
     chosen = planning.settings(args.env, args.strategy)
     for option in chosen:
         if getattr(args, option) is not None:
