@@ -22,8 +22,14 @@ from the same priors (the baseline PBT is judged against, at the same cost).
 Devices: with ``devices = d > 1`` the members are split over ``d`` devices
 (``distributed.population_mesh``), ``N / d`` per device: each device steps and evaluates its own
 members under ``jax.shard_map``; only the ``N`` scores are gathered, and at a round the copied
-members' states travel between devices. A member's computation is the same on any device, so the
-result equals one device's (asserted bit-for-bit in the tests on CPU host devices).
+members' states travel between devices. What PBT itself does (keys, scores' ranking, exploit,
+explore, the lineage) does not depend on the split, and each member gets the same key on any
+device, so a learner whose arithmetic is elementwise gives the one-device result bit for bit
+(asserted in the tests). A learner's batched float arithmetic may round differently when XLA
+compiles ``N / d`` members per device instead of ``N`` (a float32 tolerance): measured on CPU
+host devices, the OpenAI-ES Pendulum learner gave the same bits after 6 steps and the
+regression learner's matrix products differed by up to 1.2e-7 (one unit in the last place).
+Such a difference can change a ranking where two scores tie to the last bit, and so a copy.
 
 Keys: ``PBTState.key`` is split once per step into the members' step keys, their evaluation
 keys, the exploit key and the explore key, so a resumed run repeats the same draws.
