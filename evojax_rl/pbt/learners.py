@@ -6,7 +6,8 @@ on an environment; PBT tunes its ``learning_rate`` (in the optax state's ``hyper
 generation (``ask``, ``popsize x episodes`` episodes, ``tell``, merge the observation
 statistics). Its score is the mean policy's return on ``score_episodes`` episodes (drawn at each
 round; the same cost with exploit on or off), its ``test`` the mean policy on ``test_episodes``
-fresh episodes.
+fresh episodes. Split over devices, its observation statistics round differently (see
+``population``); with ``obs_norm_on=False`` a split run gives the one-device bits.
 
 ``regression_learner``: an MLP fitted by an optax optimizer (``optax.inject_hyperparams``, so
 the learning rate is in the optimizer state) to a synthetic regression task: ``y = sum_j

@@ -26,10 +26,14 @@ members' states travel between devices. What PBT itself does (keys, scores' rank
 explore, the lineage) does not depend on the split, and each member gets the same key on any
 device, so a learner whose arithmetic is elementwise gives the one-device result bit for bit
 (asserted in the tests). A learner's batched float arithmetic may round differently when XLA
-compiles ``N / d`` members per device instead of ``N`` (a float32 tolerance): measured on CPU
-host devices, the OpenAI-ES Pendulum learner gave the same bits after 6 steps and the
-regression learner's matrix products differed by up to 1.2e-7 (one unit in the last place).
-Such a difference can change a ranking where two scores tie to the last bit, and so a copy.
+compiles ``N / d`` members per device instead of ``N`` (a float32 tolerance). Measured on 4 CPU
+host devices: the regression learner's parameters differed by up to 1.2e-7 after 6 steps; the
+OpenAI-ES learner at the ``pendulum-pbt`` preset's size gave the same bits with observation
+normalization off, and with it on (the default) its running observation statistics differed
+after one step (mean by up to 3.6e-5; the rollout engine documents this rounding), which changes
+the policies' inputs; ES's and PBT's rankings are discontinuous, so from there the split run is
+another run of the same method (after 20 steps its best score was -846 against -816), not the
+same bits.
 
 Keys: ``PBTState.key`` is split once per step into the members' step keys, their evaluation
 keys, the exploit key and the explore key, so a resumed run repeats the same draws.
