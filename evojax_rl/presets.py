@@ -164,9 +164,9 @@ PRESETS: dict[str, Preset] = {
         "return on 4 episodes copy the top 20% and perturb or resample learning_rate and sigma; "
         "400 generations.",
         None, None,
-        "400 generations, ~45 s on 2 CPU cores (~10 s of it training, the rest compiling and "
-        "starting); seed 0's best member by training score returned -166 on 16 fresh episodes "
-        "(measured). benchmarks/pbt.py, seeds 0-2: -203 on 64 fresh episodes against -975 for "
+        "400 generations, ~44 s on 2 CPU cores as a whole process (~10 s of it training; ~25 s "
+        "with a warm compilation cache); seed 0's best member by training score returned -166 "
+        "on 16 fresh episodes (measured). benchmarks/pbt.py, seeds 0-2: -203 on 64 fresh episodes against -975 for "
         "the median of 16 runs with fixed hyperparameters from the same priors, same cost.",
     ),
     "tictactoe-alphazero": Preset(
