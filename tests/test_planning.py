@@ -78,8 +78,9 @@ def test_box_plans_are_scaled_to_the_box_and_clipped():
     np.testing.assert_allclose(decode(jnp.array([5.0, -0.5])), [5.0, 1.0])
 
 
-def test_box_plan_finds_the_known_optimal_sequence():
-    planner = planning.make_planner(BOX_ENV, **BOX_PLANNER)
+@pytest.mark.parametrize("strategy", ["cem", "cma_es"])
+def test_box_plan_finds_the_known_optimal_sequence(strategy):
+    planner = planning.make_planner(BOX_ENV, strategy, **BOX_PLANNER)
     episode, record = _step(planner, t=1)
     # The first action is executed; the rest of the plan is the next step's warm plan.
     np.testing.assert_allclose(record.action, BOX_TARGETS[1:2], atol=0.15)
@@ -215,14 +216,13 @@ def test_bad_plan_input_gives_one_sentence_and_status_2(capsys):
 
 
 def test_cli_balances_cartpole_and_ends_with_a_json_line(capsys):
-    """CartPole with CMA-ES at its default plan settings (horizon 100, popsize 16, 2
-    generations): every episode lasts the full 500 steps."""
-    argv = ["plan", "CartPole-v1", "--strategy", "cma_es", "--episodes", "4", "--no-progress"]
-    assert cli.main(argv) == 0
+    """CartPole at its default plan settings (CEM, horizon 100, popsize 64, 2 generations):
+    every episode lasts the full 500 steps."""
+    assert cli.main(["plan", "CartPole-v1", "--episodes", "4", "--no-progress"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     result = json.loads(out[-1])
     assert result["episodes"] == 4 and result["lengths"] == [500] * 4
     assert result["mean_return"] == 500.0 and result["steps"] == 500
-    assert result["strategy"] == "cma_es" and result["horizon"] == 100
+    assert result["strategy"] == "cem" and result["horizon"] == 100
     assert result["seconds_per_step"] > 0 and result["compile_seconds"] > 0
     assert out[0].startswith("CartPole-v1: mean return 500.0 over 4 episodes")
