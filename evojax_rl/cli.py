@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="override an ES preset's generations")
     t.add_argument("--iterations", type=int, default=None,
                    help="override an AlphaZero preset's iterations (self-play, then training)")
+    t.add_argument("--steps", type=int, default=None,
+                   help="override a PBT preset's steps (one step of every member)")
     t.add_argument("--popsize", type=int, default=None, help="override an ES preset's population size")
     t.add_argument("--out", default=None,
                    help="run directory (default runs/PRESET-sSEED, numbered -2, -3, ... if taken; "
@@ -160,12 +162,16 @@ def _check_int(name: str, value: int | None, minimum: int = 1, maximum: int | No
         check_int(name, value, minimum, maximum)
 
 
+# The train options that override a field of the preset's configuration, when it has that field.
+OVERRIDES = ("generations", "iterations", "steps", "popsize", "checkpoint_every")
+
+
 def _overrides(args, config, preset: str) -> dict:
     """The options that override fields of ``config``; an option the trainer does not have is
     refused (``--popsize`` on an AlphaZero preset, ``--iterations`` on an ES one)."""
     fields = {f.name for f in dataclasses.fields(config)}
     out = {}
-    for option in ("generations", "iterations", "popsize", "checkpoint_every"):
+    for option in OVERRIDES:
         value = getattr(args, option)
         if value is None:
             continue
@@ -178,8 +184,7 @@ def _overrides(args, config, preset: str) -> dict:
 
 
 def _options_of(fields) -> list[str]:
-    return ["--" + o.replace("_", "-") for o in ("generations", "iterations", "popsize", "checkpoint_every")
-            if o in fields]
+    return ["--" + o.replace("_", "-") for o in OVERRIDES if o in fields]
 
 
 def _wants_distributed(args) -> bool:
@@ -266,6 +271,7 @@ def _cmd_train(args) -> int:
     _check_int("--seed", args.seed, 0, 2**32 - 1)
     _check_int("--generations", args.generations)
     _check_int("--iterations", args.iterations)
+    _check_int("--steps", args.steps)
     _check_int("--popsize", args.popsize, 2)
     _check_int("--checkpoint-every", args.checkpoint_every, 0)
     seed = 0 if args.seed is None else args.seed

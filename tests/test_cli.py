@@ -86,6 +86,9 @@ def test_unknown_preset_lists_the_valid_names(tmp_path):
         (["--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"],
          "--coordinator must be HOST:PORT (e.g. 10.0.0.1:1234), got 'localhost'."),
         (["--heartbeat-timeout", "0"], "--heartbeat-timeout must be an int >= 1, got 0."),
+        (["--steps", "0"], "--steps must be an int >= 1, got 0."),
+        (["--steps", "5"], "--steps does not apply to 'cartpole-openes', a preset of kind 'es'; "
+                           "its options are --generations, --popsize, --checkpoint-every."),
     ],
 )
 def test_bad_train_input_writes_nothing(tmp_path, capsys, argv, message):

@@ -21,9 +21,11 @@ from mcts_models import GAMMA, TERMINALS, TWO_PLAYER, mlp_model, mlp_params, mlp
 
 from evojax_rl import mcts
 
-CASES = [  # (batch, simulations, max_depth, root_mask)
+# (batch, simulations, max_depth, root_mask): one tree without depth limit or mask, and a batch
+# with both (a middle case, 6 trees of 32 simulations to depth 2, added nothing the second does
+# not check and cost 45 s of the suite's time).
+CASES = [
     (1, 24, None, False),
-    (6, 32, 2, True),
     (16, 48, 3, True),
 ]
 NOISE_ARG = {"muzero_policy": "dirichlet_fraction", "gumbel_muzero_policy": "gumbel_scale"}
@@ -95,7 +97,7 @@ def test_tie_break_noise_matches_on_exact_ties():
     must draw the same noise there (and only the noise decides)."""
     params = mlp_params(jax.random.PRNGKey(0))
     params = dict(params, wp=jnp.zeros_like(params["wp"]))  # uniform priors: all ties
-    args = ("muzero_policy", 6, 32, 2, True, GAMMA, 0.0, params)
+    args = ("muzero_policy", 16, 48, 3, True, GAMMA, 0.0, params)  # compiled for CASES[1]
     ours, theirs = _run(mcts, *args), _run(mctx, *args)
     _assert_same(ours, theirs)
     # The ties were broken differently across the batch: the noise did decide.

@@ -13,9 +13,11 @@ nbclient = pytest.importorskip("nbclient")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "notebooks", "01_es_cartpole.ipynb")
 ALPHAZERO = os.path.join(ROOT, "notebooks", "02_alphazero_tictactoe.ipynb")  # run in test_alphazero_notebook.py
+PBT = os.path.join(ROOT, "notebooks", "03_pbt.ipynb")  # run in test_pbt_notebook.py
+PLANNING = os.path.join(ROOT, "notebooks", "04_planning.ipynb")  # run in test_planning_notebook.py
 
 
-@pytest.mark.parametrize("path", [NOTEBOOK, ALPHAZERO])
+@pytest.mark.parametrize("path", [NOTEBOOK, ALPHAZERO, PBT, PLANNING])
 def test_the_install_cell_installs_unless_a_real_package_is_there(tmp_path, monkeypatch, path):
     cell = nbformat.read(path, as_version=4).cells[0]
     assert cell.cell_type == "code" and "pip install" in cell.source  # Colab-ready

@@ -1,20 +1,10 @@
-"""The planning notebook runs top to bottom with a small budget, and installs when needed (in a
-file of its own, so that the collector can start it early)."""
-
-import os
+"""The planning notebook runs top to bottom with a small budget (in a file of its own, so that
+the collector can start it early; its install cell is checked in test_notebook.py)."""
 
 import pytest
-import test_notebook
-from test_notebook import ROOT, execute
+from test_notebook import PLANNING, execute
 
 pytest.importorskip("nbclient")
-
-PLANNING = os.path.join(ROOT, "notebooks", "04_planning.ipynb")
-
-
-def test_the_planning_notebooks_install_cell(tmp_path, monkeypatch):
-    test_notebook.test_the_install_cell_installs_unless_a_real_package_is_there(
-        tmp_path, monkeypatch, PLANNING)
 
 
 def test_planning_notebook_runs(tmp_path, monkeypatch):

@@ -108,7 +108,7 @@ def plot(record: dict, path: str, title: str = "PBT lineage", colour: str | None
     n = record["members"]
     steps = [0] + [e["step"] for e in record["events"]]
     values = [record["initial"]] + [e["hyperparams"] for e in record["events"]]
-    fig = Figure(figsize=(8, 3 + 2.5 * len(names)))
+    fig = Figure(figsize=(8, 3 + 2.5 * len(names)), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1 + len(names), 1, sharex=True, squeeze=False,
                         gridspec_kw={"height_ratios": [2] + [1] * len(names)})[:, 0]
@@ -138,7 +138,8 @@ def plot(record: dict, path: str, title: str = "PBT lineage", colour: str | None
         ax.scatter(xs, dst, marker="o", s=8, color="0.3", zorder=3)
     ax.set_xlim(steps[0] - 0.5, steps[-1] + 0.5 if len(steps) > 1 else 1)
     sm = cm.ScalarMappable(norm=norm, cmap=cmap)
-    fig.colorbar(sm, ax=ax, label=("log10 " if log else "") + colour)
+    # Beside every panel, so that all of them keep the same width and their steps line up.
+    fig.colorbar(sm, ax=list(axes), label=("log10 " if log else "") + colour)
     ax.set_ylabel("member")
     ax.set_yticks(range(n))
     ax.set_ylim(-0.7, n - 0.3)
@@ -151,7 +152,6 @@ def plot(record: dict, path: str, title: str = "PBT lineage", colour: str | None
             ax.set_yscale("log")
         ax.set_ylabel(name)
     axes[-1].set_xlabel("step")
-    fig.tight_layout()
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, ".tmp-" + os.path.basename(path))
     fig.savefig(tmp, dpi=80)
