@@ -42,6 +42,8 @@ BENCHMARKS = {
     "alphazero_tictactoe": ("alphazero_tictactoe.py", [], ["--quick"]),
     "alphazero_connect4": ("alphazero_connect4.py", [], ["--quick"]),
     "scaling": ("scaling.py", [], ["--quick"]),
+    "pbt": ("pbt.py", [], ["--quick"]),
+    "planning": ("planning.py", [], ["--quick"]),
 }
 
 
