@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tree_bytes import leaves_bytes as leaves
 
 from evojax_rl.pbt import exploit, explore, lineage, population, priors
 
@@ -61,16 +62,6 @@ def run(p, state, steps, last=False):
         states.append(jax.device_get(state))
         metrics.append(jax.device_get(m))
     return (states, metrics, state) if last else (states, metrics)
-
-
-def leaves(tree):
-    out = []
-    for leaf in jax.tree_util.tree_leaves(tree):
-        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-            leaf = jax.random.key_data(leaf)
-        a = np.asarray(leaf)
-        out.append((a.dtype.str, a.shape, a.tobytes()))
-    return out
 
 
 def stepped(x, lr):

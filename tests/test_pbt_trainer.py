@@ -12,7 +12,7 @@ from contextlib import redirect_stdout
 
 import jax
 import pytest
-from test_pbt import leaves
+from tree_bytes import leaves_bytes as leaves
 
 from evojax_rl import cli, trainers
 from evojax_rl.pbt import learners, population

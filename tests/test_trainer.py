@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from test_run_dir import metrics_points, tb_points
+from tree_bytes import leaves_bytes
 
 from evojax_rl import trainer
 from evojax_rl.runs import checkpoint
@@ -31,16 +32,6 @@ SMALL = TrainConfig(
     eval_episodes=2,
     checkpoint_every=2,
 )
-
-
-def leaves_bytes(tree):
-    out = []
-    for leaf in jax.tree_util.tree_leaves(tree):
-        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-            leaf = jax.random.key_data(leaf)
-        a = np.asarray(leaf)
-        out.append((a.dtype.str, a.shape, a.tobytes()))
-    return out
 
 
 def test_checkpoint_restores_the_whole_state_bit_for_bit(tmp_path):
