@@ -150,6 +150,13 @@ def make_match(game: Game, games: int) -> Callable:
         opening_plies = validation.check_int("opening_plies", opening_plies, 0)
         k_init, k_play = jax.random.split(key)
         state, seat, total = start(k_init)
+        # Committed to the device they are on, as every ply's outputs are, and the players'
+        # parameters with them: jit compiles once per placement of its arguments, so
+        # uncommitted first-ply inputs compiled the players and the ply a second time, and an
+        # agent loaded from disk compiled its search again (about 10 s each on 2 CPU cores).
+        device = next(iter(seat.devices()))
+        state, seat, total, player, opponent = jax.device_put(
+            (state, seat, total, player, opponent), device)
         for t in range(game.max_plies):
             k_player, k_opponent, k_random = jax.random.split(jax.random.fold_in(k_play, t), 3)
             ours = call_player(player, k_player, state)

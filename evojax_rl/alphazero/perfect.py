@@ -179,13 +179,17 @@ def perfect_lines(game: Game, player: Player, key: jax.Array | None = None,
     rules). ``player`` (a jittable player, or an ``evaluate.as_player`` Partial carrying its
     parameters, which then do not recompile it) runs jitted on the whole frontier of positions at each depth, in chunks
     of ``batch_bucket`` (the last padded), so it compiles once; ``key`` (default
-    ``PRNGKey(0)``) is split per call.
+    ``jax.random.key(0)``) is split per call.
     """
     _check_game(game)
     batch_bucket = validation.check_int("batch_bucket", batch_bucket, 1)
-    key = jax.random.PRNGKey(0) if key is None else key
+    key = jax.random.key(0) if key is None else key
     validation.check_key(key)
     player, step = as_player(player), _jit_step(game)
+    # The player's parameters and positions committed to one device, as evaluate.match commits
+    # them, so that the player compiled for the matches (same batch) is reused here.
+    device = next(iter(jax.numpy.zeros(()).devices()))
+    player = jax.device_put(player, device)
     counts = dict(lines=0, won=0, drawn=0, lost=0, lost_first=0, lost_second=0)
 
     for player_first in (True, False):
@@ -200,8 +204,9 @@ def perfect_lines(game: Game, player: Player, key: jax.Array | None = None,
                 key, move_key = jax.random.split(key)
                 keys = jax.random.split(move_key, -(-size // batch_bucket))
                 calls = iter(keys)
-                actions = _bucketed(lambda s: call_player(player, next(calls), s), frontier, size,
-                                    batch_bucket)
+                actions = _bucketed(
+                    lambda s: call_player(player, next(calls), jax.device_put(s, device)),
+                    frontier, size, batch_bucket)
                 parents = np.arange(size)
             else:
                 parents, actions = [], []
