@@ -57,7 +57,7 @@ import numpy as np
 
 from evojax_rl import validation
 from evojax_rl.problems.env import Box, Discrete, Env, check_env
-from evojax_rl.same_function import SameFunction, _value_key
+from evojax_rl.same_function import SameFunction, value_key
 from evojax_rl.strategies import base
 
 STRATEGIES = ("cem", "cma_es")
@@ -335,7 +335,7 @@ def make_planner(
     # Equal configurations share one Planner (and so jit's compiled programs): the key compares
     # functions by their code and the values they read, arrays and other objects by identity
     # (an environment from ``make`` is the same object every time).
-    cache_key = _value_key((env, given, strategy, horizon, iterations, limit), 0)
+    cache_key = value_key((env, given, strategy, horizon, iterations, limit))
     planner = _PLANNERS.get(cache_key)
     if planner is None:
         if len(_PLANNERS) >= _CACHE_SIZE:

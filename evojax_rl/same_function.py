@@ -43,6 +43,13 @@ def _global_names(code: types.CodeType) -> set:
     return names
 
 
+def value_key(value: Any) -> Any:
+    """A hashable key of ``value`` that two equal configurations share: numbers and strings by
+    value, containers item by item, functions by their code and what they read, anything else
+    (arrays, modules, objects) by identity. For caches of things built from user functions."""
+    return _value_key(value, 0)
+
+
 def _value_key(value: Any, depth: int) -> Any:
     """Key of a value a function reads: numbers and strings by type and value (``-0.0`` and
     ``0.0`` differ, as ``1`` and ``1.0`` do), tuples, lists and dicts item by item, functions

@@ -114,10 +114,6 @@ class PBT(NamedTuple):
     mesh: Any
 
 
-def _ranked(scores):
-    return jnp.where(jnp.isfinite(scores), scores, -jnp.inf)
-
-
 def pbt(
     learner: Learner,
     priors: Mapping[str, Any],
@@ -234,8 +230,8 @@ def pbt(
             lambda s: (s, jnp.zeros((), jnp.int32)),
             state)
         state = place(state)
-        ranked = _ranked(state.score)
-        top = jnp.argmax(ranked)
+        ranked = exploit_lib.ranked(state.score)
+        top = best(state)
         metrics = {
             "step": state.step,
             "copies": copies,
@@ -247,7 +243,7 @@ def pbt(
         return state, metrics
 
     def best(state: PBTState) -> jax.Array:
-        return jnp.argmax(_ranked(state.score)).astype(jnp.int32)
+        return jnp.argmax(exploit_lib.ranked(state.score)).astype(jnp.int32)
 
     def shardings(state: PBTState) -> Any:
         if mesh is None:

@@ -30,10 +30,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evojax_rl import distributed
 from evojax_rl.pbt import exploit as exploit_lib
 from evojax_rl.pbt import explore as explore_lib
 from evojax_rl.pbt import learners, lineage, population
-from evojax_rl.pbt import priors as priors_lib
 from evojax_rl.runs import driver
 from evojax_rl.runs.log import Panel, write_json_atomic
 from evojax_rl.validation import check_bool, check_choice, check_int
@@ -135,7 +135,6 @@ def build(config: PBTConfig) -> population.PBT:
     """Validate ``config`` and build its learner and PBT functions (nothing compiled)."""
     validate(config)
     learner = _learner(config)
-    priors_lib.check_priors(config.priors, learner.names, "pbt")
     rounds = config.steps // config.ready
     return population.pbt(
         learner, config.priors, members=config.members, ready=config.ready, rounds=rounds,
@@ -150,8 +149,7 @@ def program(config: PBTConfig) -> driver.Program:
     learner = p.learner
     test = learner.test or learner.evaluate
     member_params = learner.params or (lambda m: m)
-    whole = None if p.mesh is None else jax.sharding.NamedSharding(
-        p.mesh, jax.sharding.PartitionSpec())
+    whole = None if p.mesh is None else distributed.replicated(p.mesh)
 
     def _init(seed):
         return p.init(jax.random.fold_in(jax.random.key(seed), 0))
