@@ -27,3 +27,4 @@ from evojax_rl.cem_rl.tabular import (  # noqa: F401
     tabular_cem,
     update_policy,
 )
+from evojax_rl.cem_rl.neural import NeuralCEM, NeuralCEMState, neural_cem  # noqa: F401
