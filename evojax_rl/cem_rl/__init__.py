@@ -19,7 +19,12 @@ from evojax_rl.cem_rl.mdp import (  # noqa: F401
     policy_values,
     value_iteration,
 )
-from evojax_rl.cem_rl.sessions import Sessions, elite_mask, elite_size, sample_sessions  # noqa: F401
+from evojax_rl.cem_rl.sessions import (  # noqa: F401
+    Sessions,
+    elite_mask,
+    elite_size,
+    sample_sessions,
+)
 from evojax_rl.cem_rl.tabular import (  # noqa: F401
     TabularCEM,
     TabularCEMState,

@@ -9,7 +9,8 @@ with action ``a`` lands in ``s'`` *and the episode goes on*; ``1 - transition[s,
 probability that this step ends it. ``reward[s, a]`` is the step's expected reward. So the
 expected return of policy ``pi`` with ``k`` steps left is
 
-    V_0 = 0,    V_k(s) = sum_a pi(a|s) [reward(s, a) + gamma sum_s' transition(s, a, s') V_{k-1}(s')]
+    V_0 = 0,
+    V_k(s) = sum_a pi(a|s) [reward(s, a) + gamma sum_s' transition(s, a, s') V_{k-1}(s')]
 
 and ``value_iteration`` takes the max over ``a`` instead. ``V_H`` from value iteration is the best
 return of *any* policy, including ones that depend on the time left; the tabular CEM policy is
@@ -147,7 +148,8 @@ def frozen_lake_mdp(desc: Sequence[str] = FROZEN_LAKE_4X4, *, slippery: bool = T
     rows = tuple(desc)
     if not rows or any(len(r) != len(rows[0]) for r in rows) or any(
             ch not in "SFHG" for r in rows for ch in r) or "".join(rows).count("S") != 1:
-        raise ValueError(f"desc must be a rectangular map of S, F, H and G with one S, got {desc!r}.")
+        raise ValueError(f"desc must be a rectangular map of S, F, H and G with one S, "
+                         f"got {desc!r}.")
     validation.check_number("success_rate", success_rate, 0.0, 1.0, who="frozen_lake_mdp")
     nrow, ncol = len(rows), len(rows[0])
     flat = "".join(rows)

@@ -22,7 +22,7 @@ observation (FrozenLake's cell, Taxi's state index) to ``int32``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
