@@ -57,7 +57,10 @@ def sample_sessions(env: Env, act: Callable[[jax.Array, jax.Array], jax.Array], 
     use ``split(key)[0]``; step ``t`` uses ``fold_in(split(key)[1], t)`` split into the policy's
     and the environment's keys, one per session.
     """
-    limit = env.max_steps if max_steps is None else max_steps
+    env = check_env(env)
+    n = validation.check_int("n", n, 1, who="sample_sessions")
+    limit = env.max_steps if max_steps is None else validation.check_int(
+        "max_steps", max_steps, 1, who="sample_sessions")
     k_reset, k_run = jax.random.split(key)
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, n), env.params)
     obs = jnp.asarray(obs, jnp.float32)
