@@ -31,11 +31,12 @@ import numpy as np
 from evojax_rl import distributed, obs_norm, strategies
 from evojax_rl.runs import driver
 from evojax_rl.runs.log import Panel
-from evojax_rl.policies import mlp_policy
+from evojax_rl.policies import afterstate_policy, mlp_policy
 from evojax_rl.problems.env import make
 from evojax_rl.rollout import make_rollout
 from evojax_rl.validation import check_choice, check_int
 
+POLICIES = ("mlp", "afterstate")
 STRATEGIES = ("open_es", "simple_ga", "snes", "pgpe", "ars", "cem", "sep_cma_es", "cma_es")
 
 
@@ -44,7 +45,9 @@ class TrainConfig:
     """Everything that fixes a training run (JSON-serializable).
 
     env / env_kwargs / max_steps: ``problems.make(env, max_steps=..., **env_kwargs)``.
-    hidden / head / activation: the MLP policy (``policies.mlp_policy``).
+    policy: ``"mlp"`` (``policies.mlp_policy`` with hidden / head / activation) or
+    ``"afterstate"`` (``policies.afterstate_policy``: a linear evaluation of the afterstate
+    features the environment observes, as Tetris's; hidden / head / activation are unused).
     strategy / strategy_kwargs / popsize: ``strategies.<strategy>(popsize, **strategy_kwargs)``.
     generations: how many to run; episodes: per member per generation (fitness is their mean).
     eval_episodes: fresh episodes for the mean policy at each chunk end and at the end.
@@ -60,6 +63,7 @@ class TrainConfig:
     env: str = "CartPole-v1"
     env_kwargs: dict = dataclasses.field(default_factory=dict)
     max_steps: int | None = None
+    policy: str = "mlp"
     hidden: tuple = (32, 32)
     head: str | None = None
     activation: str = "tanh"
@@ -100,6 +104,7 @@ def validate(config: TrainConfig) -> None:
     check_int("chunk", config.chunk)
     check_int("checkpoint_every", config.checkpoint_every, 0)
     check_choice("strategy", config.strategy, STRATEGIES)
+    check_choice("policy", config.policy, POLICIES)
 
 
 class TrainState(NamedTuple):
@@ -129,7 +134,10 @@ def build(config: TrainConfig) -> Trainer:
     """Validate ``config`` and build its environment, policy, strategy and compiled functions."""
     validate(config)
     env = make(config.env, max_steps=config.max_steps, **config.env_kwargs)
-    policy = mlp_policy(env, config.hidden, config.head, config.activation)
+    if config.policy == "afterstate":
+        policy = afterstate_policy(env)
+    else:
+        policy = mlp_policy(env, config.hidden, config.head, config.activation)
     strategy = getattr(strategies, config.strategy)(config.popsize, **config.strategy_kwargs)
     n_dev = jax.device_count()
     devices = n_dev if config.popsize % n_dev == 0 else 1

@@ -25,7 +25,8 @@ the CLI's presets); ``factory(**kwargs) -> Env``.
 
 ``make(name)`` builds the adapters that ship with the package: every registered gymnax
 environment by its gymnax id (``"CartPole-v1"``), every brax environment as ``"brax/NAME"``
-(``"brax/ant"``, backend chosen with ``backend=``).
+(``"brax/ant"``, backend chosen with ``backend=``), and the package's own environments
+(``BUILTIN``: ``"tetris"``), each imported on first use.
 """
 
 from __future__ import annotations
@@ -120,6 +121,10 @@ def gymnax_names() -> list[str]:
 
 BRAX_PREFIX = "brax/"
 _USER_ENVS: dict[str, Callable[..., Env]] = {}
+# The package's own environments: name -> (module, factory), imported when first made.
+BUILTIN: dict[str, tuple[str, str]] = {
+    "tetris": ("evojax_rl.tetris.env", "tetris_env"),
+}
 
 
 def register(name: str, factory: Callable[..., Env]) -> None:
@@ -128,7 +133,8 @@ def register(name: str, factory: Callable[..., Env]) -> None:
         raise ValueError(f"environment name must be a non-empty string, got {name!r}.")
     if not callable(factory):
         raise ValueError(f"factory for {name!r} must be callable, got {factory!r}.")
-    if name in _USER_ENVS or name in gymnax_names() or name.startswith(BRAX_PREFIX):
+    if (name in _USER_ENVS or name in BUILTIN or name in gymnax_names()
+            or name.startswith(BRAX_PREFIX)):
         raise ValueError(f"environment name {name!r} is already taken; choose another.")
     _USER_ENVS[name] = factory
 
@@ -145,7 +151,8 @@ def brax_names() -> list[str]:
 def make(name: str, *, max_steps: int | None = None, **kwargs: Any) -> Env:
     """Build the adapter for a named environment.
 
-    ``name``: a gymnax id (``"CartPole-v1"``, ``"Breakout-MinAtar"``) or ``"brax/NAME"``.
+    ``name``: a gymnax id (``"CartPole-v1"``, ``"Breakout-MinAtar"``), ``"brax/NAME"`` or one
+    of ``BUILTIN`` (``"tetris"``: ``tetris.env.tetris_env``).
     ``max_steps``: override the step limit (gymnax default: its ``max_steps_in_episode``;
     brax default: 1000). Other keyword arguments go to the adapter (gymnax: ``env_params``
     overrides as a dict; brax: ``backend``).
@@ -155,6 +162,10 @@ def make(name: str, *, max_steps: int | None = None, **kwargs: Any) -> Env:
     if name in _USER_ENVS:
         env = check_env(_USER_ENVS[name](**kwargs))
         return env if max_steps is None else check_env(env._replace(max_steps=max_steps))
+    if name in BUILTIN:
+        module, factory = BUILTIN[name]
+        return check_env(getattr(importlib.import_module(module), factory)(max_steps=max_steps,
+                                                                           **kwargs))
     if name.startswith(BRAX_PREFIX):
         from evojax_rl.problems.brax_env import brax_env
 
@@ -163,5 +174,5 @@ def make(name: str, *, max_steps: int | None = None, **kwargs: Any) -> Env:
         from evojax_rl.problems.gymnax_env import gymnax_env
 
         return gymnax_env(name, max_steps=max_steps, **kwargs)
-    valid = sorted(_USER_ENVS) + gymnax_names() + brax_names()
+    valid = sorted(_USER_ENVS) + sorted(BUILTIN) + gymnax_names() + brax_names()
     raise ValueError(f"unknown environment {name!r}; valid names: {', '.join(valid)}.")

@@ -1,0 +1,84 @@
+"""Tetris in the environment protocol (``problems.Env``), so the ES trainer can evolve a policy.
+
+``tetris_env(max_steps=10_000)``; also ``problems.make("tetris", max_steps=...)``.
+
+- Observation ``f32[K, 22]`` (``K = 34``): the 22 features (``features``) of the afterstate of
+  each slot of the current piece. A slot that is not valid (padding, or the piece would stick
+  out) carries the features of the first valid slot, and ``step`` plays the first valid slot for
+  it: a policy that picks the slot with the best value of any function of the features needs no
+  mask, and always places the piece somewhere legal.
+- Action ``Discrete(K)``: a slot (``game.SLOT_ROTATION``, ``game.SLOT_COLUMN`` of the piece).
+- Reward: the lines the placement cleared (0 to 4).
+- ``done``: the new piece has no valid slot (game over). Its observation is then all zeros.
+- Pieces: drawn uniformly from the seven (``game.random_piece``) with the step's key.
+- ``max_steps``: pieces per episode (the rollout stops there): the training cap. A good policy's
+  games last millions of pieces; ``tetris.play`` plays them uncapped.
+
+State (``TetrisState``): the board, the piece to place, the validity of its slots and its first
+valid slot. ``step`` places the chosen slot only (``game.place``), then scores the new piece's
+slots (``features.afterstate_features``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from evojax_rl import validation
+from evojax_rl.problems.env import Box, Discrete, Env
+from evojax_rl.tetris import features, game
+
+DEFAULT_MAX_STEPS = 10_000
+
+
+class TetrisState(NamedTuple):
+    """``board int32[10]`` (column masks), ``piece int32[]`` (to place now), ``valid bool[K]``
+    (its slots), ``first int32[]`` (its first valid slot; ``K`` when none)."""
+
+    board: jax.Array
+    piece: jax.Array
+    valid: jax.Array
+    first: jax.Array
+
+
+def observe(board: jax.Array, piece: jax.Array):
+    """``(obs f32[K, 22], TetrisState, done bool[])`` for ``piece`` about to be placed on
+    ``board``: the afterstate features, invalid slots aliased to the first valid one."""
+    s = features.afterstate_features(board, piece)
+    first = game.first_index(s.valid)
+    done = first >= game.K
+    alias = jnp.where(s.valid, jnp.arange(game.K, dtype=jnp.int32), jnp.minimum(first, game.K - 1))
+    obs = jnp.where(done, 0.0, s.features[alias])
+    return obs, TetrisState(board, piece, s.valid, first), done
+
+
+def reset(key, params=None):
+    del params
+    obs, state, _ = observe(game.empty_board(), game.random_piece(key))
+    return obs, state
+
+
+def step(key, state: TetrisState, action, params=None):
+    del params
+    action = jnp.asarray(action, jnp.int32)
+    slot = jnp.where(state.valid[jnp.clip(action, 0, game.K - 1)], action, state.first)
+    board, lines, _ = game.place(state.board, state.piece, slot)
+    obs, new, done = observe(board, game.random_piece(key))
+    return obs, new, lines.astype(jnp.float32), done, {}
+
+
+OBSERVATION_SPACE = Box(0.0, float(game.WIDTH * (game.HEIGHT - 1)), (game.K, features.NUM_FEATURES))
+
+
+def tetris_env(max_steps: int | None = None, **kwargs) -> Env:
+    """The Tetris ``Env`` (see the module docstring); ``max_steps``: pieces per episode (default
+    10,000). It takes no other setting."""
+    if kwargs:
+        raise ValueError(f"tetris takes no setting but max_steps, got {sorted(kwargs)}.")
+    if max_steps is None:
+        max_steps = DEFAULT_MAX_STEPS
+    validation.check_int("max_steps", max_steps, 1, 2**31 - 1)
+    return Env(reset=reset, step=step, params=None, observation_space=OBSERVATION_SPACE,
+               action_space=Discrete(game.K), max_steps=int(max_steps), name="tetris")

@@ -1,0 +1,127 @@
+"""The 22 Bertsekas-Tsitsiklis features of a Tetris board, and the linear evaluation.
+
+For a board (``game``: ``int32[10]`` column masks, row 0 at the bottom), ``features`` gives
+``f32[22]`` (Bertsekas & Tsitsiklis 1996, as used by Szita & Lorincz 2006):
+
+- ``0..9``: the column heights ``h_c`` (1 + the row of the column's highest filled cell, 0 for an
+  empty column);
+- ``10..18``: ``|h_{c+1} - h_c|`` for ``c = 0..8``;
+- ``19``: the maximum height;
+- ``20``: holes: empty cells with at least one filled cell above them in the same column
+  (``sum_c h_c`` minus the filled cells);
+- ``21``: the constant 1.
+
+The afterstates of a piece are scored without building their cleared boards
+(``afterstate_columns``): after the clear, a column's height is the row of its highest cell that
+is not in a full row, plus one, less the full rows below it; the filled cells are the board's plus
+4 less 10 per line. A linear evaluation ``value = features @ w`` (``linear``) scores an
+afterstate; a policy places each piece where the value is highest (``play``). The constant shifts
+every afterstate's value alike, so it never changes a choice; it is kept to match the paper's 22
+parameters.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from evojax_rl.tetris import game
+
+NUM_FEATURES = 22
+NAMES = tuple([f"height_{c}" for c in range(game.WIDTH)]
+              + [f"diff_{c}_{c + 1}" for c in range(game.WIDTH - 1)]
+              + ["max_height", "holes", "constant"])
+
+
+def _terms(heights, holes) -> list:
+    """The 22 features as a list of arrays (``int32``), from the ten heights (a list of arrays)
+    and the holes."""
+    w = game.WIDTH
+    diffs = [jnp.abs(heights[c + 1] - heights[c]) for c in range(w - 1)]
+    return list(heights) + diffs + [game._max(heights), holes, jnp.ones_like(holes)]
+
+
+def features(board: jax.Array) -> jax.Array:
+    """``f32[..., 22]`` for boards ``int32[..., 10]`` (any leading batch axes)."""
+    board = jnp.asarray(board, jnp.int32)
+    h = game.column_heights(board)
+    holes = jnp.sum(h - jax.lax.population_count(board), axis=-1)
+    heights = [h[..., c] for c in range(game.WIDTH)]
+    return jnp.stack(_terms(heights, holes), axis=-1).astype(jnp.float32)
+
+
+class Columns(NamedTuple):
+    """Every slot of one piece on one board, after the clear: ``heights int32[10, K]``
+    (column-major), ``holes int32[K]``, ``lines int32[K]`` cleared, ``valid bool[K]``."""
+
+    heights: jax.Array
+    holes: jax.Array
+    lines: jax.Array
+    valid: jax.Array
+
+
+def _columns(board, piece):
+    """``(heights: list of 10 int32[K], holes, lines, valid)`` of every afterstate."""
+    board = jnp.asarray(board, jnp.int32)
+    ld = game.landing(board, piece)
+    lines = jax.lax.population_count(ld.full)
+    heights = []
+    for c in range(game.WIDTH):
+        top = game.top_row(ld.placed[c] & ~ld.full)  # the highest cell that stays (-1: none)
+        under = jax.lax.population_count(ld.full & ((1 << jnp.maximum(top, 0)) - 1))
+        heights.append(top + 1 - under)
+    total = heights[0]
+    for h in heights[1:]:
+        total = total + h
+    cells = jnp.sum(jax.lax.population_count(board)) + 4 - game.WIDTH * lines
+    return heights, total - cells, lines, ld.valid
+
+
+def afterstate_columns(board: jax.Array, piece: jax.Array) -> Columns:
+    """Heights, holes, lines and validity of every afterstate of ``piece`` (``int32[]``) on
+    ``board`` (``int32[10]``, no full row); ``[10, K]`` integer work, no cleared board built."""
+    heights, holes, lines, valid = _columns(board, piece)
+    return Columns(jnp.stack(heights), holes, lines, valid)
+
+
+class Scored(NamedTuple):
+    """Every slot of one piece on one board: ``features f32[K, 22]`` of its afterstate (with
+    its clear), ``lines int32[K]`` cleared, ``valid bool[K]``."""
+
+    features: jax.Array
+    lines: jax.Array
+    valid: jax.Array
+
+
+def afterstate_features(board: jax.Array, piece: jax.Array) -> Scored:
+    """The features of every afterstate of ``piece`` on ``board``: equal to
+    ``features(game.afterstates(board, piece).boards)`` where valid, for less work."""
+    c = afterstate_columns(board, piece)
+    terms = _terms([c.heights[i] for i in range(game.WIDTH)], c.holes)
+    return Scored(jnp.stack(terms, axis=-1).astype(jnp.float32), c.lines, c.valid)
+
+
+def linear(terms, weights: jax.Array) -> jax.Array:
+    """``sum_i terms[i] * weights[i]`` for the 22 features given as a list of arrays (or an array
+    whose last axis is the feature), summed in feature order: every path that scores an
+    afterstate (``values``, ``afterstate_values``, the env's policy) uses it, so they agree."""
+    if not isinstance(terms, (list, tuple)):
+        terms = [terms[..., i] for i in range(NUM_FEATURES)]
+    v = terms[0].astype(jnp.float32) * weights[..., 0]
+    for i in range(1, NUM_FEATURES):
+        v = v + terms[i].astype(jnp.float32) * weights[..., i]
+    return v
+
+
+def values(feats: jax.Array, weights: jax.Array) -> jax.Array:
+    """``f32[...]``: the linear evaluation ``feats @ weights`` of features ``f32[..., 22]``."""
+    return linear(feats, weights)
+
+
+def afterstate_values(board: jax.Array, piece: jax.Array, weights: jax.Array):
+    """``(values f32[K], lines int32[K], valid bool[K])``: the linear evaluation of every
+    afterstate, fused with the features (nothing ``[K, 22]`` is built)."""
+    heights, holes, lines, valid = _columns(board, piece)
+    return linear(_terms(heights, holes), weights), lines, valid
