@@ -49,8 +49,8 @@ def observe(board: jax.Array, piece: jax.Array):
     s = features.afterstate_features(board, piece)
     first = game.first_index(s.valid)
     done = first >= game.K
-    alias = jnp.where(s.valid, jnp.arange(game.K, dtype=jnp.int32), jnp.minimum(first, game.K - 1))
-    obs = jnp.where(done, 0.0, s.features[alias])
+    row = jax.lax.dynamic_index_in_dim(s.features, jnp.minimum(first, game.K - 1))  # [1, 22]
+    obs = jnp.where(s.valid[:, None], s.features, jnp.where(done, 0.0, row))
     return obs, TetrisState(board, piece, s.valid, first), done
 
 

@@ -35,21 +35,13 @@ NAMES = tuple([f"height_{c}" for c in range(game.WIDTH)]
               + ["max_height", "holes", "constant"])
 
 
-def _terms(heights, holes) -> list:
-    """The 22 features as a list of arrays (``int32``), from the ten heights (a list of arrays)
-    and the holes."""
-    w = game.WIDTH
-    diffs = [jnp.abs(heights[c + 1] - heights[c]) for c in range(w - 1)]
-    return list(heights) + diffs + [game._max(heights), holes, jnp.ones_like(holes)]
-
-
 def features(board: jax.Array) -> jax.Array:
     """``f32[..., 22]`` for boards ``int32[..., 10]`` (any leading batch axes)."""
     board = jnp.asarray(board, jnp.int32)
     h = game.column_heights(board)
-    holes = jnp.sum(h - jax.lax.population_count(board), axis=-1)
-    heights = [h[..., c] for c in range(game.WIDTH)]
-    return jnp.stack(_terms(heights, holes), axis=-1).astype(jnp.float32)
+    holes = jnp.sum(h - jax.lax.population_count(board), axis=-1, keepdims=True)
+    return jnp.concatenate([h, jnp.abs(h[..., 1:] - h[..., :-1]), jnp.max(h, axis=-1, keepdims=True),
+                            holes, jnp.ones_like(holes)], axis=-1).astype(jnp.float32)
 
 
 class Columns(NamedTuple):
@@ -62,28 +54,25 @@ class Columns(NamedTuple):
     valid: jax.Array
 
 
-def _columns(board, piece):
-    """``(heights: list of 10 int32[K], holes, lines, valid)`` of every afterstate."""
-    board = jnp.asarray(board, jnp.int32)
-    ld = game.landing(board, piece)
-    lines = jax.lax.population_count(ld.full)
-    heights = []
-    for c in range(game.WIDTH):
-        top = game.top_row(ld.placed[c] & ~ld.full)  # the highest cell that stays (-1: none)
-        under = jax.lax.population_count(ld.full & ((1 << jnp.maximum(top, 0)) - 1))
-        heights.append(top + 1 - under)
-    total = heights[0]
-    for h in heights[1:]:
-        total = total + h
-    cells = jnp.sum(jax.lax.population_count(board)) + 4 - game.WIDTH * lines
-    return heights, total - cells, lines, ld.valid
-
-
 def afterstate_columns(board: jax.Array, piece: jax.Array) -> Columns:
     """Heights, holes, lines and validity of every afterstate of ``piece`` (``int32[]``) on
     ``board`` (``int32[10]``, no full row); ``[10, K]`` integer work, no cleared board built."""
-    heights, holes, lines, valid = _columns(board, piece)
-    return Columns(jnp.stack(heights), holes, lines, valid)
+    board = jnp.asarray(board, jnp.int32)
+    ld = game.landing(board, piece)
+    top = game.top_row(ld.placed & ~ld.full[None, :])  # the highest cell that stays (-1: none)
+    under = jax.lax.population_count(ld.full[None, :] & ((1 << jnp.maximum(top, 0)) - 1))
+    heights = top + 1 - under  # [10, K]
+    lines = jax.lax.population_count(ld.full)
+    cells = jnp.sum(jax.lax.population_count(board)) + 4 - game.WIDTH * lines
+    return Columns(heights, jnp.sum(heights, axis=0) - cells, lines, ld.valid)
+
+
+def _table(heights, holes):
+    """``f32[K, 22]`` from ``heights int32[10, K]`` and ``holes int32[K]``."""
+    h = heights.T
+    return jnp.concatenate([h, jnp.abs(h[:, 1:] - h[:, :-1]), jnp.max(h, axis=1, keepdims=True),
+                            holes[:, None], jnp.ones_like(holes)[:, None]],
+                           axis=1).astype(jnp.float32)
 
 
 class Scored(NamedTuple):
@@ -99,8 +88,7 @@ def afterstate_features(board: jax.Array, piece: jax.Array) -> Scored:
     """The features of every afterstate of ``piece`` on ``board``: equal to
     ``features(game.afterstates(board, piece).boards)`` where valid, for less work."""
     c = afterstate_columns(board, piece)
-    terms = _terms([c.heights[i] for i in range(game.WIDTH)], c.holes)
-    return Scored(jnp.stack(terms, axis=-1).astype(jnp.float32), c.lines, c.valid)
+    return Scored(_table(c.heights, c.holes), c.lines, c.valid)
 
 
 def linear(terms, weights: jax.Array) -> jax.Array:
@@ -122,6 +110,32 @@ def values(feats: jax.Array, weights: jax.Array) -> jax.Array:
 
 def afterstate_values(board: jax.Array, piece: jax.Array, weights: jax.Array):
     """``(values f32[K], lines int32[K], valid bool[K])``: the linear evaluation of every
-    afterstate, fused with the features (nothing ``[K, 22]`` is built)."""
-    heights, holes, lines, valid = _columns(board, piece)
-    return linear(_terms(heights, holes), weights), lines, valid
+    afterstate (the same numbers as ``linear(afterstate_features(...).features, weights)``).
+
+    Written column by column over ``[K]`` vectors, the maximum and the AND over the columns
+    unrolled, so that XLA fuses the whole evaluation into one vectorised loop over the slots
+    with nothing ``[10, K]`` or ``[K, 22]`` written out: the hot loop of ``play``.
+    """
+    board = jnp.asarray(board, jnp.int32)
+    piece = jnp.asarray(piece, jnp.int32)
+    board_heights = game.column_heights(board)
+    bottom = jnp.asarray(game.SLOT_BOTTOM)[piece]  # [10, K]
+    bits = jnp.asarray(game.SLOT_BITS)[piece]
+    y = jnp.maximum(game._max([board_heights[c] - bottom[c] for c in range(game.WIDTH)]), 0)
+    placed = [board[c] | (bits[c] << y) for c in range(game.WIDTH)]
+    full = placed[0] & game.ROWS
+    for c in range(1, game.WIDTH):
+        full = full & placed[c]
+    lines = jax.lax.population_count(full)
+    heights = []
+    for c in range(game.WIDTH):
+        top = game.top_row(placed[c] & ~full)
+        heights.append(top + 1 - jax.lax.population_count(full & ((1 << jnp.maximum(top, 0)) - 1)))
+    total = heights[0]
+    for h in heights[1:]:
+        total = total + h
+    holes = total - (jnp.sum(jax.lax.population_count(board)) + 4 - game.WIDTH * lines)
+    diffs = [jnp.abs(heights[c + 1] - heights[c]) for c in range(game.WIDTH - 1)]
+    terms = heights + diffs + [game._max(heights), holes, jnp.ones_like(holes)]
+    valid = jnp.asarray(game.SLOT_USED)[piece] & (y + jnp.asarray(game.SLOT_HEIGHT)[piece] <= game.HEIGHT)
+    return linear(terms, weights), lines, valid

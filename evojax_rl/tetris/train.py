@@ -62,11 +62,22 @@ def _train(strategy, key, generations, popsize, cap):
     return Result(strategy.mean(state), state, history)
 
 
-def train(strategy: base.Strategy, key, generations: int, popsize: int, cap: int) -> Result:
-    """Run ``generations`` generations of ``strategy`` (its ``popsize`` must be ``popsize``)
-    from a zero mean; fitness: lines of one game per member, stopped after ``cap`` pieces."""
+def _check(generations, popsize, cap, key):
     validation.check_int("generations", generations, 1)
     validation.check_int("popsize", popsize, 2)
     validation.check_int("cap", cap, 1, 2**31 - 1)
     validation.check_key(key)
+
+
+def compile(strategy: base.Strategy, key, generations: int, popsize: int, cap: int):
+    """``train``'s program compiled ahead of time for these settings: ``run(key) -> Result``."""
+    _check(generations, popsize, cap, key)
+    c = _train.lower(strategy, key, int(generations), int(popsize), int(cap)).compile()
+    return lambda k: c(k)
+
+
+def train(strategy: base.Strategy, key, generations: int, popsize: int, cap: int) -> Result:
+    """Run ``generations`` generations of ``strategy`` (its ``popsize`` must be ``popsize``)
+    from a zero mean; fitness: lines of one game per member, stopped after ``cap`` pieces."""
+    _check(generations, popsize, cap, key)
     return _train(strategy, key, int(generations), int(popsize), int(cap))
