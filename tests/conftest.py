@@ -3,8 +3,11 @@ import os
 import shutil
 import tempfile
 
-# Four host devices, so sharding tests run on a CPU-only machine (must precede importing jax).
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+from xla_flags import flags
+
+# Four host devices, so sharding tests run on a CPU-only machine, and the tests' compile flags
+# (xla_flags.py); must precede importing jax.
+os.environ.setdefault("XLA_FLAGS", flags(devices=4))
 
 # The session's own persistent compilation cache (evojax_rl.compile_cache): the tests neither
 # read nor fill the user's cache, and start cold. Set before pytest-xdist starts its workers and

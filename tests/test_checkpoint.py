@@ -18,6 +18,7 @@ import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, SingleDeviceSharding
 
 from checkpoint_worker import STEP, values
+from xla_flags import flags
 from evojax_rl.runs import checkpoint
 
 WORKER = Path(__file__).with_name("checkpoint_worker.py")
@@ -193,7 +194,7 @@ def run_two_processes(mode: str, root: Path, tmp_path: Path) -> list:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # not our 4 devices
+    env = dict(os.environ, XLA_FLAGS=flags())  # not our 4 devices
     env["JAX_PLATFORMS"] = "cpu"
     outs = [tmp_path / f"{mode}{pid}.npz" for pid in (0, 1)]
     procs = [subprocess.Popen([sys.executable, str(WORKER), str(port), str(pid), mode, str(root),

@@ -12,6 +12,7 @@ import tempfile
 import pytest
 from kill import kill_after_first_checkpoint
 from test_run_dir import metrics_points, tb_points
+from xla_flags import flags
 
 from evojax_rl import cli
 from evojax_rl.presets import PRESETS
@@ -31,7 +32,7 @@ def cli_env() -> dict:
     every run over 4 devices sharing 2 cores)."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                JAX_COMPILATION_CACHE_DIR=JAX_CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
-    env.pop("XLA_FLAGS", None)
+    env["XLA_FLAGS"] = flags()
     return env
 
 

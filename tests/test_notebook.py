@@ -6,6 +6,7 @@ import os
 import sys
 
 import pytest
+from xla_flags import flags
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -47,7 +48,7 @@ def execute(path: str, tmp_path, monkeypatch, **env) -> tuple[list, str]:
         monkeypatch.setenv(name, value)
     # The kernel runs as a user's would, on one device: the tests' forced host devices
     # (conftest.py) would split every program over 4 devices sharing 2 cores.
-    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.setenv("XLA_FLAGS", flags())
     monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
