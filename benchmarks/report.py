@@ -765,6 +765,41 @@ CartPole-v1 at the defaults (target: every episode balanced for 500 steps):
 """
 
 
+def cem_rl(rec: dict) -> str:
+    r = rec["result"]
+    trow = []
+    for t in r["tabular"]:
+        st = t["settings"]
+        trow.append([t["env"], t["horizon"], st["sessions"], f"top {g(100 - st['percentile'])}%",
+                     g(st["alpha"]), t["iterations"], f"**{g(t['final_exact_greedy'], 4)}**",
+                     g(t["final_exact_stochastic"], 4), g(t["best_stationary"], 4), g(t["optimum"], 4),
+                     t["greedy_best_stationary_at"] if t["greedy_best_stationary_at"] is not None else "not reached",
+                     g(t["run_s"]), g(t["compile_s"])])
+    c = r["cartpole"]
+    crow = [[x["seed"], x["iterations"] if x["iterations"] is not None else "not solved", g(x["seconds"]),
+             g(x["fresh_sampled_mean"], 4), g(x["fresh_greedy_mean"], 4)] for x in c["per_seed"]]
+    return f"""\
+The lecture's CEM for RL (`evojax_rl.cem_rl`): sessions played with the current policy, the
+elite kept, the policy fitted to the elite's state-action pairs.
+
+Tabular CEM (policy matrix, counts, smooth update `alpha`), evaluated *exactly* on the
+environment's model after training: the expected return of the greedy (argmax) policy and of the
+stochastic one CEM samples from, against value iteration. `best stationary`: the exact return of
+value iteration's greedy policy, the best a fixed policy matrix can do (FrozenLake's optimum
+needs a policy that changes with the steps left). Seed {r['seed']}.
+
+{table(['env', 'steps', 'sessions', 'elite', 'alpha', 'iterations', 'greedy (exact)', 'stochastic (exact)', 'best stationary', 'optimum', 'greedy reaches best at', 'run s', 'compile s'], trow)}
+
+Neural CEM on CartPole-v1 (100 sessions, top 30%, MLP 64-64 fitted with Adam): iterations until
+one iteration's 100 sessions (fresh episodes of the sampling policy) average >= {g(c['target'])};
+then 100 fresh episodes of the final policy. Solved {c['solved']} of {c['seeds']} seeds, median
+{c['median_iterations']} iterations, {g(c['median_seconds'])} s compiled (compiling:
+{g(c['compile_s'])} s).
+
+{table(['seed', 'iterations to 475', 'seconds', 'fresh sampled mean', 'fresh greedy mean'], crow)}
+"""
+
+
 # (result name, section title, body renderer), in the order of the file.
 SECTIONS = [
     ("cma_vs_pycma", "CMA-ES vs pycma and evosax", cma),
@@ -780,6 +815,7 @@ SECTIONS = [
     ("scaling", "Devices and processes", scaling),
     ("pbt", "Population-based training against fixed hyperparameters", pbt),
     ("planning", "Planning by evolution (model-predictive control)", planning),
+    ("cem_rl", "Tabular and neural CEM (the lecture's method)", cem_rl),
 ]
 
 

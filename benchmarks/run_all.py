@@ -44,6 +44,7 @@ BENCHMARKS = {
     "scaling": ("scaling.py", [], ["--quick"]),
     "pbt": ("pbt.py", [], ["--quick"]),
     "planning": ("planning.py", [], ["--quick"]),
+    "cem_rl": ("cem_rl.py", [], ["--quick"]),
 }
 
 
