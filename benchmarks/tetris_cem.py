@@ -12,7 +12,7 @@ pieces (the paper's games were uncapped: a 2-core CPU cannot afford games of a m
 in training), ``--generations`` generations. Each final policy (the CEM mean) then plays
 ``--games`` uncapped games, the same piece sequences for the three.
 
-    python benchmarks/tetris_cem.py [--seeds 0] [--cap 20000] [--generations 50] [--games 30]
+    python benchmarks/tetris_cem.py [--seeds 0,1,2] [--cap 20000] [--generations 50] [--games 30]
                                     [--quick]
 
 Prints the budget, a row per setting beside the paper's figure, and the wall times; the last
@@ -91,7 +91,7 @@ def run_seed(seed: int, cap: int, generations: int, games: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", default="0", help="comma-separated seeds (each runs all three)")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (each runs all three)")
     ap.add_argument("--cap", type=int, default=20000, help="pieces per training game")
     ap.add_argument("--generations", type=int, default=50)
     ap.add_argument("--games", type=int, default=30, help="uncapped evaluation games per policy")

@@ -167,8 +167,8 @@ PRESETS: dict[str, Preset] = {
         "at 1000 pieces (about 400 lines), 30 generations.",
         250.0, None,
         "the return is the lines of the first 1000 pieces, so at most ~400 (seed 0: 337.6 on 10 "
-        "capped games); 30 generations, ~85 s as a whole process on 2 shared CPU cores, much of "
-        "it compiling. The paper's experiment, with uncapped games for the final policies: "
+        "capped games); 30 generations, ~25 s as a whole process on 2 idle CPU cores (cold "
+        "compilation cache). The paper's experiment, with uncapped games for the final policies: "
         "benchmarks/tetris_cem.py (evojax_rl.tetris.train, the same strategy and fitness in one "
         "compiled loop).",
     ),

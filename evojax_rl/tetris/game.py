@@ -158,7 +158,8 @@ def column_heights(board: jax.Array) -> jax.Array:
     return top_row(jnp.asarray(board, jnp.int32)) + 1
 
 
-def _max(xs):
+def elementwise_max(xs):
+    """The elementwise maximum of a list of arrays (unrolled, so XLA fuses it with its inputs)."""
     out = xs[0]
     for x in xs[1:]:
         out = jnp.maximum(out, x)
@@ -207,7 +208,7 @@ def place(board: jax.Array, piece: jax.Array, slot: jax.Array) -> tuple[jax.Arra
     slot = jnp.asarray(slot, jnp.int32)
     heights = column_heights(board)
     bottom = jnp.asarray(SLOT_BOTTOM)[piece, :, slot]
-    y = jnp.maximum(_max([heights[c] - bottom[c] for c in range(WIDTH)]), 0)
+    y = jnp.maximum(elementwise_max([heights[c] - bottom[c] for c in range(WIDTH)]), 0)
     placed = board | (jnp.asarray(SLOT_BITS)[piece, :, slot] << y)
     full = placed[0] & ROWS
     for c in range(1, WIDTH):
