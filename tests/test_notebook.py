@@ -16,9 +16,10 @@ NOTEBOOK = os.path.join(ROOT, "notebooks", "01_es_cartpole.ipynb")
 ALPHAZERO = os.path.join(ROOT, "notebooks", "02_alphazero_tictactoe.ipynb")  # run in test_alphazero_notebook.py
 PBT = os.path.join(ROOT, "notebooks", "03_pbt.ipynb")  # run in test_pbt_notebook.py
 PLANNING = os.path.join(ROOT, "notebooks", "04_planning.ipynb")  # run in test_planning_notebook.py
+CEM_TETRIS = os.path.join(ROOT, "notebooks", "05_cem_tetris.ipynb")  # run in test_cem_notebook.py
 
 
-@pytest.mark.parametrize("path", [NOTEBOOK, ALPHAZERO, PBT, PLANNING])
+@pytest.mark.parametrize("path", [NOTEBOOK, ALPHAZERO, PBT, PLANNING, CEM_TETRIS])
 def test_the_install_cell_installs_unless_a_real_package_is_there(tmp_path, monkeypatch, path):
     cell = nbformat.read(path, as_version=4).cells[0]
     assert cell.cell_type == "code" and "pip install" in cell.source  # Colab-ready
@@ -46,8 +47,8 @@ def execute(path: str, tmp_path, monkeypatch, **env) -> tuple[list, str]:
     text output; no cell may raise."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    # The kernel runs as a user's would, on one device: the tests' forced host devices
-    # (conftest.py) would split every program over 4 devices sharing 2 cores.
+    # The kernel runs on one device, as a user's would (the tests' forced host devices would split
+    # every program over 4 devices sharing 2 cores), with the tests' compile flags (xla_flags.py).
     monkeypatch.setenv("XLA_FLAGS", flags())
     monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     nb = nbformat.read(path, as_version=4)
