@@ -12,8 +12,14 @@ pieces (the paper's games were uncapped: a 2-core CPU cannot afford games of a m
 in training), ``--generations`` generations. Each final policy (the CEM mean) then plays
 ``--games`` uncapped games, the same piece sequences for the three.
 
-    python benchmarks/tetris_cem.py [--seeds 0,1,2] [--cap 20000] [--generations 50] [--games 30]
+    python benchmarks/tetris_cem.py [--seeds 0,1,2,3,4] [--cap 20000] [--generations 50] [--games 30]
                                     [--quick]
+
+Measured (5 seeds, the defaults; 614 s on 2 shared cores with a cold compilation cache): mean
+lines 1,333 (none), 51,209 (constant), 31,147 (decreasing). Without noise CEM collapses in every
+seed (116 to 5,424 lines); both noisy settings beat it in every seed; but constant noise beat
+decreasing noise in 3 of 5 seeds, and one decreasing run stalled at 3,510 lines: under a capped
+training game the paper's ordering of the two noisy settings (5x in its runs) is not reproduced.
 
 Prints the budget, a row per setting beside the paper's figure, and the wall times; the last
 line is one JSON object with ``none``, ``constant``, ``decreasing`` (mean lines of the final
@@ -91,7 +97,7 @@ def run_seed(seed: int, cap: int, generations: int, games: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (each runs all three)")
+    ap.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (each runs all three)")
     ap.add_argument("--cap", type=int, default=20000, help="pieces per training game")
     ap.add_argument("--generations", type=int, default=50)
     ap.add_argument("--games", type=int, default=30, help="uncapped evaluation games per policy")
