@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from evojax_rl.cem_rl import deterministic_mdp, policy_return, value_iteration
+from evojax_rl.problems import make
 from evojax_rl.problems.taxi import (
     DROPOFF, EAST, IN_TAXI, MAX_STEPS, NORTH, N_STATES, PICKUP, SOUTH, START_STATES, WEST,
     decode, encode, taxi, taxi_model,
@@ -96,3 +97,9 @@ def test_bad_max_steps():
     with pytest.raises(ValueError, match="taxi: max_steps must be an int >= 1, got 0"):
         taxi(max_steps=0)
     assert taxi(max_steps=50).max_steps == 50
+
+
+def test_made_by_name_with_its_step_limit_and_no_other_setting():
+    assert make("Taxi").max_steps == MAX_STEPS and make("Taxi", max_steps=50).max_steps == 50
+    with pytest.raises(ValueError, match=r"taxi takes no setting but max_steps, got \['rain'\]"):
+        make("Taxi", rain=True)

@@ -26,7 +26,7 @@ the CLI's presets); ``factory(**kwargs) -> Env``.
 ``make(name)`` builds the adapters that ship with the package: every registered gymnax
 environment by its gymnax id (``"CartPole-v1"``), every brax environment as ``"brax/NAME"``
 (``"brax/ant"``, backend chosen with ``backend=``), and the package's own environments
-(``BUILTIN``: ``"tetris"``), each imported on first use.
+(``BUILTIN``: ``"tetris"``, ``"Taxi"``), each imported on first use.
 """
 
 from __future__ import annotations
@@ -124,6 +124,7 @@ _USER_ENVS: dict[str, Callable[..., Env]] = {}
 # The package's own environments: name -> (module, factory), imported when first made.
 BUILTIN: dict[str, tuple[str, str]] = {
     "tetris": ("evojax_rl.tetris.env", "tetris_env"),
+    "Taxi": ("evojax_rl.problems.taxi", "taxi"),
 }
 
 
@@ -152,7 +153,7 @@ def make(name: str, *, max_steps: int | None = None, **kwargs: Any) -> Env:
     """Build the adapter for a named environment.
 
     ``name``: a gymnax id (``"CartPole-v1"``, ``"Breakout-MinAtar"``), ``"brax/NAME"`` or one
-    of ``BUILTIN`` (``"tetris"``: ``tetris.env.tetris_env``).
+    of ``BUILTIN`` (``"tetris"``: ``tetris.env.tetris_env``; ``"Taxi"``: ``problems.taxi.taxi``).
     ``max_steps``: override the step limit (gymnax default: its ``max_steps_in_episode``;
     brax default: 1000). Other keyword arguments go to the adapter (gymnax: ``env_params``
     overrides as a dict; brax: ``backend``).

@@ -182,11 +182,14 @@ def _step(key, state, action, params):
     return state2.astype(jnp.float32), state2, reward.astype(jnp.float32), deliver, {}
 
 
-def taxi(*, max_steps: int | None = None) -> Env:
+def taxi(*, max_steps: int | None = None, **kwargs) -> Env:
     """The Taxi environment as an ``Env`` (observation: the state index as ``f32[]``).
 
-    ``max_steps``: the step limit (default 200). The exact model is ``taxi_model()``.
+    ``max_steps``: the step limit (default 200); it takes no other setting. The exact model is
+    ``taxi_model()``. Also ``problems.make("Taxi")``.
     """
+    if kwargs:
+        raise ValueError(f"taxi takes no setting but max_steps, got {sorted(kwargs)}.")
     limit = MAX_STEPS if max_steps is None else validation.check_int("max_steps", max_steps, 1,
                                                                      who="taxi")
     return Env(reset=_reset, step=_step, params=None,
