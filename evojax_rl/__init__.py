@@ -20,6 +20,7 @@ compile_cache.configure()  # before anything can compile
 
 # Public name -> (module, attribute in it; None: the module itself).
 _LAZY = {
+    "cem_rl": ("evojax_rl.cem_rl", None),
     "distributed": ("evojax_rl.distributed", None),
     "mcts": ("evojax_rl.mcts", None),
     "obs_norm": ("evojax_rl.obs_norm", None),
@@ -32,6 +33,7 @@ _LAZY = {
     "runs": ("evojax_rl.runs", None),
     "shaping": ("evojax_rl.shaping", None),
     "strategies": ("evojax_rl.strategies", None),
+    "tetris": ("evojax_rl.tetris", None),
     "OptimizeResult": ("evojax_rl.loop", "OptimizeResult"),
     "optimize": ("evojax_rl.loop", "optimize"),
     "mlp_policy": ("evojax_rl.policies", "mlp_policy"),
@@ -63,6 +65,7 @@ def __dir__():
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from evojax_rl import (  # noqa: F401
+        cem_rl,
         distributed,
         mcts,
         obs_norm,
@@ -75,6 +78,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         runs,
         shaping,
         strategies,
+        tetris,
     )
     from evojax_rl.loop import OptimizeResult, optimize  # noqa: F401
     from evojax_rl.policies import mlp_policy  # noqa: F401
