@@ -45,6 +45,7 @@ BENCHMARKS = {
     "pbt": ("pbt.py", [], ["--quick"]),
     "planning": ("planning.py", [], ["--quick"]),
     "cem_rl": ("cem_rl.py", [], ["--quick"]),
+    "tetris_cem": ("tetris_cem.py", [], ["--quick"]),
 }
 
 
