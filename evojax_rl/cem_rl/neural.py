@@ -161,14 +161,7 @@ def neural_cem(env, *, sessions: int = 100, percentile: float = 70.0,
         }
         return NeuralCEMState(params, opt_state, key, state.iteration + 1), metrics
 
-    def _run(state, iterations):
-        return jax.lax.scan(lambda s, _: step(s), state, None, length=iterations)
-
-    run_jit = jax.jit(_run, static_argnums=1)
-
-    def run(state, iterations):
-        iterations = validation.check_int("iterations", iterations, 1, who=_WHO)
-        return run_jit(state, iterations)
+    run = sessions_lib.iterations_runner(step, _WHO)
 
     evaluate_jit = jax.jit(play, static_argnums=2)
 

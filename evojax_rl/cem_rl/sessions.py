@@ -2,7 +2,8 @@
 
 Both the tabular and the neural cross-entropy method (``tabular.py``, ``neural.py``) play ``N``
 sessions with their current policy, keep the best ones (the *elite*) and fit the policy to the
-state-action pairs of the elite. This module does the first two parts, in jit.
+state-action pairs of the elite. This module does the first two parts, in jit, and runs a
+method's iterations as one compiled loop (``iterations_runner``).
 
 Sessions are recorded into fixed buffers ``[N, T]`` (``T`` the step limit): step ``t`` of session
 ``n`` is real when ``alive[n, t]``; the steps after an episode's end are padding (their reward is
@@ -12,6 +13,7 @@ episodes costs few steps, but the buffers always have ``T`` columns (no ragged a
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -126,3 +128,17 @@ def elite_mask(key: jax.Array, returns: jax.Array, percentile: float) -> jax.Arr
     order = jnp.lexsort((jax.random.uniform(key, (n,)), returns))  # ascending, ties at random
     rank = jnp.zeros((n,), jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
     return rank >= n - m
+
+
+def iterations_runner(step: Callable, who: str) -> Callable:
+    """``run(state, iterations)`` for a method's ``step(state) -> (state, metrics)``: that many
+    iterations (a Python int >= 1, checked) in one compiled ``lax.scan``, metrics stacked."""
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def scanned(state, iterations):
+        return jax.lax.scan(lambda s, _: step(s), state, None, length=iterations)
+
+    def run(state, iterations):
+        return scanned(state, validation.check_int("iterations", iterations, 1, who=who))
+
+    return run

@@ -167,13 +167,6 @@ def tabular_cem(env, n_states: int, *, state_of: Callable[[jax.Array], jax.Array
         }
         return TabularCEMState(policy, key, state.iteration + 1), metrics
 
-    def _run(state, iterations):
-        return jax.lax.scan(lambda s, _: step(s), state, None, length=iterations)
-
-    run_jit = jax.jit(_run, static_argnums=1)
-
-    def run(state, iterations):
-        iterations = validation.check_int("iterations", iterations, 1, who=_WHO)
-        return run_jit(state, iterations)
+    run = sessions_lib.iterations_runner(step, _WHO)
 
     return TabularCEM(init=init, step=step, run=run, sample=jax.jit(sample))
