@@ -124,12 +124,26 @@ def mlp_policy(
     raise ValueError(f"unsupported action space {space!r}; allowed: Discrete, Box.")
 
 
-def _first_best(values):
-    """The first index of the maximum (as ``jnp.argmax``, as two plain reductions, which XLA's CPU
-    backend runs several times faster than argmax's paired one)."""
+def first_best(values: jax.Array) -> jax.Array:
+    """``int32[]``: the first index of the maximum of ``values`` (``f32[n]``), as ``jnp.argmax``
+    but as two plain reductions, which XLA's CPU backend runs several times faster than argmax's
+    paired one."""
     n = values.shape[-1]
     best = jnp.max(values)
     return jnp.min(jnp.where(values == best, jnp.arange(n, dtype=jnp.int32), n)).astype(jnp.int32)
+
+
+def weighted_sum(terms, weights: jax.Array) -> jax.Array:
+    """``sum_i terms[i] * weights[..., i]``, summed in feature order, for features given as a list
+    of arrays or as an array whose last axis is the feature. Every path that scores an afterstate
+    (this module's afterstate policy, ``tetris.features``, ``tetris.play``) sums this way, so they
+    round alike and break ties alike."""
+    if not isinstance(terms, (list, tuple)):
+        terms = [terms[..., i] for i in range(terms.shape[-1])]
+    v = terms[0].astype(jnp.float32) * weights[..., 0]
+    for i in range(1, len(terms)):
+        v = v + terms[i].astype(jnp.float32) * weights[..., i]
+    return v
 
 
 @functools.lru_cache(maxsize=None)
@@ -140,11 +154,7 @@ def _afterstate_policy(n: int, f: int) -> Policy:
 
     def apply(params, obs, key):
         del key
-        obs = jnp.asarray(obs, jnp.float32)
-        v = obs[:, 0] * params[0]  # summed in feature order (as tetris.features.linear)
-        for i in range(1, f):
-            v = v + obs[:, i] * params[i]
-        return _first_best(v)
+        return first_best(weighted_sum(jnp.asarray(obs, jnp.float32), params))
 
     return Policy(init, apply, "argmax")
 

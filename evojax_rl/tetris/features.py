@@ -14,7 +14,7 @@ For a board (``game``: ``int32[10]`` column masks, row 0 at the bottom), ``featu
 The afterstates of a piece are scored without building their cleared boards
 (``afterstate_columns``): after the clear, a column's height is the row of its highest cell that
 is not in a full row, plus one, less the full rows below it; the filled cells are the board's plus
-4 less 10 per line. A linear evaluation ``value = features @ w`` (``linear``) scores an
+4 less 10 per line. A linear evaluation ``value = features @ w`` (``values``) scores an
 afterstate; a policy places each piece where the value is highest (``play``). The constant shifts
 every afterstate's value alike, so it never changes a choice; it is kept to match the paper's 22
 parameters.
@@ -27,6 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from evojax_rl.policies import weighted_sum
 from evojax_rl.tetris import game
 
 NUM_FEATURES = 22
@@ -94,26 +95,15 @@ def afterstate_features(board: jax.Array, piece: jax.Array) -> Scored:
     return Scored(_table(c.heights, c.holes), c.lines, c.valid)
 
 
-def linear(terms, weights: jax.Array) -> jax.Array:
-    """``sum_i terms[i] * weights[i]`` for the 22 features given as a list of arrays (or an array
-    whose last axis is the feature), summed in feature order: every path that scores an
-    afterstate (``values``, ``afterstate_values``, the env's policy) uses it, so they agree."""
-    if not isinstance(terms, (list, tuple)):
-        terms = [terms[..., i] for i in range(NUM_FEATURES)]
-    v = terms[0].astype(jnp.float32) * weights[..., 0]
-    for i in range(1, NUM_FEATURES):
-        v = v + terms[i].astype(jnp.float32) * weights[..., i]
-    return v
-
-
 def values(feats: jax.Array, weights: jax.Array) -> jax.Array:
-    """``f32[...]``: the linear evaluation ``feats @ weights`` of features ``f32[..., 22]``."""
-    return linear(feats, weights)
+    """``f32[...]``: the linear evaluation ``feats @ weights`` of features ``f32[..., 22]``, summed
+    in feature order (``policies.weighted_sum``, as every path that scores an afterstate)."""
+    return weighted_sum(feats, weights)
 
 
 def afterstate_values(board: jax.Array, piece: jax.Array, weights: jax.Array):
     """``(values f32[K], lines int32[K], valid bool[K])``: the linear evaluation of every
-    afterstate (the same numbers as ``linear(afterstate_features(...).features, weights)``).
+    afterstate (the same numbers as ``values(afterstate_features(...).features, weights)``).
 
     Written column by column over ``[K]`` vectors, the maximum and the AND over the columns
     unrolled, so that XLA fuses the whole evaluation into one vectorised loop over the slots
@@ -143,4 +133,4 @@ def afterstate_values(board: jax.Array, piece: jax.Array, weights: jax.Array):
     terms = heights + diffs + [game.elementwise_max(heights), holes, jnp.ones_like(holes)]
     reach = y + jnp.asarray(game.SLOT_HEIGHT)[piece]
     valid = jnp.asarray(game.SLOT_USED)[piece] & (reach <= game.HEIGHT)
-    return linear(terms, weights), lines, valid
+    return weighted_sum(terms, weights), lines, valid
