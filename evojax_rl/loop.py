@@ -46,10 +46,13 @@ class _Carry(NamedTuple):
 @functools.partial(
     jax.jit, static_argnames=("fitness_fn", "ask", "tell", "stop", "max_generations", "mesh")
 )
-def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, max_generations,
-         mesh):
+def _run(state, key, target, evaluations_left, args, *, fitness_fn, ask, tell, stop,
+         max_generations, mesh):
     """Run generations until a stop code is set. ``target``: [] (``+inf`` for none).
-    ``mesh``: the devices the population is split over (None: not split)."""
+    ``args``: None, or the pytree passed to ``fitness_fn`` as its second argument (traced, so
+    new values reuse the program). ``mesh``: the devices the population is split over (None:
+    not split)."""
+    member_fitness = fitness_fn if args is None else (lambda x: fitness_fn(x, args))
     layout = state.layout
     dim = layout.size
     dtype = layout.dtype
@@ -60,7 +63,7 @@ def _run(state, key, target, evaluations_left, *, fitness_fn, ask, tell, stop, m
         population, state = ask(sampling.fold_in(key, c.generation), c.state)
         if mesh is not None:  # every device draws the whole population, evaluates its slice
             population = jax.lax.with_sharding_constraint(population, distributed.replicated(mesh))
-        fitness = distributed.evaluate_population(fitness_fn, population, mesh)
+        fitness = distributed.evaluate_population(member_fitness, population, mesh)
         state = tell(population, fitness, state)
         clean = base.sanitize_fitness(fitness)
         i = jnp.argmax(clean)
@@ -112,9 +115,10 @@ def _check_run_args(key, max_generations, target_fitness, max_evaluations):
         validation.check_int("max_evaluations", max_evaluations, 1)
 
 
-def check_fitness_fn(fitness_fn: Callable, x0: Any) -> None:
-    """Raise unless ``fitness_fn(x0)`` gives a floating-point scalar (checked by shape only)."""
-    out = jax.eval_shape(fitness_fn, x0)
+def check_fitness_fn(fitness_fn: Callable, x0: Any, args: Any = None) -> None:
+    """Raise unless ``fitness_fn(x0)`` (``fitness_fn(x0, args)`` when ``args`` is given) gives
+    a floating-point scalar (checked by shape only)."""
+    out = jax.eval_shape(fitness_fn, x0) if args is None else jax.eval_shape(fitness_fn, x0, args)
     shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
     if shape != () or dtype is None or not jnp.issubdtype(dtype, jnp.floating):
         got = f"{dtype}{list(shape)}" if shape is not None else type(out).__name__
@@ -134,6 +138,7 @@ def optimize(
     target_fitness: float | None = None,
     max_evaluations: int | None = None,
     devices: int = 1,
+    args: Any = None,
 ) -> OptimizeResult:
     """Maximize ``fitness_fn`` with ``strategy``, starting from ``x0``, as one compiled loop.
 
@@ -156,6 +161,11 @@ def optimize(
         whole on every device, so only the fitness values travel, and the result equals
         ``devices=1``'s (bit for bit where XLA computes a member the same way at both batch
         widths, which it usually but not always does: see the README's "Scaling out").
+      args: data for ``fitness_fn``, which is then called as ``fitness_fn(x, args)``: a pytree
+        of arrays (e.g. a benchmark problem's instance), passed into the compiled loop as an
+        argument rather than baked into it, so a new ``args`` of the same shapes reuses the
+        compiled program. Data that ``fitness_fn`` closes over is a constant of the program
+        instead: new values mean a new compile.
 
     The loop stops on the target, on the strategy's own criteria (``strategy.stop``), on
     ``max_evaluations`` or on ``max_generations``; ``stop_reason`` says which.
@@ -170,7 +180,7 @@ def optimize(
     validation.check_int("devices", devices, 1, jax.device_count())
     mesh = distributed.population_mesh(jax.devices()[:devices]) if devices > 1 else None
     base.Layout.of(x0)  # x0 first: a bad x0 would otherwise be reported as a bad fitness_fn
-    check_fitness_fn(fitness_fn, x0)
+    check_fitness_fn(fitness_fn, x0, args)
     if isinstance(strategy, restarts.IPOP):
         return strategy.run_restarts(
             fitness_fn,
@@ -180,6 +190,7 @@ def optimize(
             target_fitness=target_fitness,
             max_evaluations=max_evaluations,
             mesh=mesh,
+            args=args,
         )
     if not isinstance(strategy, base.Strategy):
         raise ValueError(
@@ -190,7 +201,7 @@ def optimize(
     state = strategy.init(k_init, x0)
     return run_one(
         fitness_fn, strategy, state, k_run, int(max_generations), target_fitness, max_evaluations,
-        mesh,
+        mesh, args,
     )
 
 
@@ -203,12 +214,13 @@ def _split(key):
 
 
 def run_one(fitness_fn, strategy, state, key, max_generations, target_fitness, max_evaluations,
-            mesh=None):
+            mesh=None, args=None):
     """Compiled run of one strategy from ``state``; returns an ``OptimizeResult``. ``mesh``: the
-    devices to split the population over (None: not split)."""
+    devices to split the population over (None: not split); ``args``: ``fitness_fn``'s second
+    argument (None: it takes one)."""
     dtype = state.layout.dtype
     if mesh is not None:
-        state, key = distributed.put_replicated((state, key), mesh)
+        state, key, args = distributed.put_replicated((state, key, args), mesh)
     # NumPy scalars: jnp conversions would each compile a small program.
     target = np.asarray(np.inf if target_fitness is None else target_fitness, dtype)
     budget = np.asarray(np.iinfo(np.int32).max if max_evaluations is None else max_evaluations,
@@ -218,6 +230,7 @@ def run_one(fitness_fn, strategy, state, key, max_generations, target_fitness, m
         key,
         target,
         budget,
+        args,
         fitness_fn=SameFunction(fitness_fn),
         ask=strategy.ask,
         tell=strategy.tell,

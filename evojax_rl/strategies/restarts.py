@@ -33,7 +33,7 @@ class IPOP(NamedTuple):
     init_range: float | None  # restart means drawn uniformly in x0 +- init_range
 
     def run_restarts(self, fitness_fn, x0, *, key, max_generations, target_fitness,
-                     max_evaluations, mesh=None):
+                     max_evaluations, mesh=None, args=None):
         from evojax_rl import loop  # local: loop imports strategies
 
         layout = base.Layout.of(x0)
@@ -51,7 +51,7 @@ class IPOP(NamedTuple):
             state = strategy.init(k_init, start)
             left = None if max_evaluations is None else max_evaluations - evaluations
             res = loop.run_one(fitness_fn, strategy, state, k_run, max_generations,
-                               target_fitness, left, mesh)
+                               target_fitness, left, mesh, args)
             results.append(res)
             evaluations += res.evaluations
             if res.stop_reason in ("target_fitness", "max_evaluations"):
