@@ -1,6 +1,11 @@
-"""Problems: black-box test functions (to minimize: pass ``-f``) and environment adapters."""
+"""Problems: black-box test functions (to minimize: pass ``-f``) and environment adapters.
 
-from evojax_rl.problems.bbob import (  # noqa: F401
+``sphere``, ``rosenbrock`` etc. are the classic textbook forms (``problems.textbook``);
+``problems.bbob`` holds COCO's 24 noiseless BBOB functions with COCO's instances.
+"""
+
+from evojax_rl.problems import bbob, textbook  # noqa: F401
+from evojax_rl.problems.textbook import (  # noqa: F401
     ackley,
     ellipsoid,
     rastrigin,
