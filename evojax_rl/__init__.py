@@ -36,6 +36,8 @@ _LAZY = {
     "tetris": ("evojax_rl.tetris", None),
     "OptimizeResult": ("evojax_rl.loop", "OptimizeResult"),
     "optimize": ("evojax_rl.loop", "optimize"),
+    "optimize_batch": ("evojax_rl.loop", "optimize_batch"),
+    "BatchResult": ("evojax_rl.loop", "BatchResult"),
     "mlp_policy": ("evojax_rl.policies", "mlp_policy"),
     "Env": ("evojax_rl.problems", "Env"),
     "make_env": ("evojax_rl.problems", "make"),
@@ -80,7 +82,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         strategies,
         tetris,
     )
-    from evojax_rl.loop import OptimizeResult, optimize  # noqa: F401
+    from evojax_rl.loop import BatchResult, OptimizeResult, optimize, optimize_batch  # noqa: F401
     from evojax_rl.policies import mlp_policy  # noqa: F401
     from evojax_rl.problems import Env  # noqa: F401
     from evojax_rl.problems import make as make_env  # noqa: F401

@@ -30,6 +30,21 @@ class OptimizeResult(NamedTuple):
     state: Any  # the final strategy state (of the last restart)
     restarts: int = 0  # restarts made (IPOP)
     popsizes: tuple = ()  # population size of each run
+    # [generations] evaluations made when each ``history`` entry was recorded (int64): the
+    # x-axis of a convergence plot against evaluations, restarts included.
+    history_evaluations: np.ndarray | None = None
+
+
+class BatchResult(NamedTuple):
+    """What ``optimize_batch`` returns: ``R`` runs, each field with a leading ``[R]`` axis."""
+
+    best_x: Any  # x0-shaped pytree, [R, ...]: each run's best member
+    best_fitness: np.ndarray  # [R]
+    generations: np.ndarray  # [R] int
+    evaluations: np.ndarray  # [R] int
+    history: np.ndarray  # [R, max_generations]: best fitness so far; NaN after a run ended
+    nonfinite: np.ndarray  # [R] int
+    stop_reason: tuple  # R values of base.STOP_REASONS
 
 
 class _Carry(NamedTuple):
@@ -255,4 +270,96 @@ def run_one(fitness_fn, strategy, state, key, max_generations, target_fitness, m
         stop_reason=base.STOP_REASONS[int(reason)],
         state=carry.state,
         popsizes=(popsize,),
+        history_evaluations=np.arange(1, generations + 1, dtype=np.int64) * popsize,
     )
+
+
+def optimize_batch(
+    fitness_fn: Callable[..., jax.Array],
+    strategy: base.Strategy,
+    x0: Any,
+    *,
+    keys: jax.Array,
+    max_generations: int,
+    target_fitness: Any = None,
+    max_evaluations: int | None = None,
+    args: Any = None,
+) -> BatchResult:
+    """``R`` independent runs of one strategy as one compiled, vmapped loop: a benchmark sweep
+    (functions x instances x seeds, e.g. ``problems.bbob``) in a single program.
+
+    Run ``r`` is what ``optimize(fitness_fn, strategy, x0[r], key=keys[r], args=args[r], ...)``
+    computes (up to float rounding: XLA may order a batched computation's sums differently),
+    and runs that stop early wait, unchanged, for the last one.
+
+    Args:
+      fitness_fn: ``x -> []`` (or ``(x, args) -> []`` when ``args`` is given), maximized.
+      strategy: a ``Strategy`` (restart schemes change the population's shape between runs and
+        cannot be batched: call ``optimize`` per run for those).
+      x0: ``[R, ...]``: each run's initial search centre (a pytree whose leaves lead with R).
+      keys: ``[R]`` PRNG keys, one per run.
+      max_generations, max_evaluations: as in ``optimize``, the same for every run.
+      target_fitness: None, a number, or ``[R]`` numbers: each run stops at its own.
+      args: None, or a pytree whose leaves lead with ``R``: run ``r`` gets ``args[r]``.
+    """
+    dtype = getattr(keys, "dtype", None)
+    if not (dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+            and keys.ndim == 1 and keys.shape[0] >= 1):
+        raise ValueError("keys must be a [R] array of typed PRNG keys, e.g. "
+                         f"jax.random.split(jax.random.key(0), R), got {keys!r}.")
+    _check_run_args(keys[0], max_generations, None, max_evaluations)
+    if not isinstance(strategy, base.Strategy):
+        raise ValueError(
+            "optimize_batch runs one Strategy (e.g. strategies.cma_es()) per run; restart "
+            "schemes change population sizes between runs and need optimize, got "
+            f"{type(strategy).__name__}."
+        )
+    runs = keys.shape[0]
+    for leaf in jax.tree_util.tree_leaves((x0, args)):
+        if getattr(leaf, "ndim", 0) < 1 or leaf.shape[0] != runs:
+            raise ValueError(
+                f"x0 and args must lead with one entry per key ({runs} keys), got a leaf of "
+                f"shape {tuple(getattr(leaf, 'shape', ()))}."
+            )
+    x0_first, args_first = jax.tree.map(lambda leaf: leaf[0], (x0, args))
+    layout = base.Layout.of(x0_first)
+    check_fitness_fn(fitness_fn, x0_first, args_first)
+    targets = np.asarray(np.inf if target_fitness is None else target_fitness, np.float64)
+    if targets.shape not in ((), (runs,)) or (target_fitness is not None
+                                              and not np.all(np.isfinite(targets))):
+        raise ValueError(f"target_fitness must be None, a finite number or {runs} finite "
+                         f"numbers (one per run), got {target_fitness!r}.")
+    targets = np.broadcast_to(targets.astype(layout.dtype), (runs,))
+    budget = np.asarray(np.iinfo(np.int32).max if max_evaluations is None else max_evaluations,
+                        np.int32)
+    carry = _run_batch(
+        keys, x0, targets, budget, args, fitness_fn=SameFunction(fitness_fn), init=strategy.init,
+        ask=strategy.ask, tell=strategy.tell, stop=strategy.stop,
+        max_generations=int(max_generations))
+    generations, popsize, best_fitness, nonfinite, reason, history, best_flat = jax.device_get(
+        (carry.generation, carry.popsize, carry.best_fitness, carry.nonfinite, carry.reason,
+         carry.history, carry.best_flat))
+    return BatchResult(
+        best_x=jax.vmap(layout.unravel)(best_flat),
+        best_fitness=np.asarray(best_fitness),
+        generations=np.asarray(generations),
+        evaluations=np.asarray(generations).astype(np.int64) * np.asarray(popsize),
+        history=np.asarray(history),
+        nonfinite=np.asarray(nonfinite),
+        stop_reason=tuple(base.STOP_REASONS[int(r)] for r in reason),
+    )
+
+
+@functools.partial(
+    jax.jit, static_argnames=("fitness_fn", "init", "ask", "tell", "stop", "max_generations"))
+def _run_batch(keys, x0, targets, budget, args, *, fitness_fn, init, ask, tell, stop,
+               max_generations):
+    """``optimize``'s key split, ``init`` and ``_run``, vmapped over runs."""
+
+    def one(key, x, target, a):
+        k_init, k_run = jax.random.split(key)
+        state = init(k_init, x)
+        return _run(state, k_run, target, budget, a, fitness_fn=fitness_fn, ask=ask, tell=tell,
+                    stop=stop, max_generations=max_generations, mesh=None)
+
+    return jax.vmap(one)(keys, x0, targets, args)

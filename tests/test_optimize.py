@@ -61,6 +61,48 @@ def test_args_are_traced_so_new_data_reuses_the_compiled_loop():
     np.testing.assert_array_equal(closed.history, second.history)
 
 
+def test_optimize_batch_runs_are_the_runs_of_optimize():
+    # In float64, so that the batched program's other summation order stays at the rounding
+    # level over 60 generations (in float32 it grows to the size of the values near 1e-8).
+    fn = lambda x, shift: -jnp.sum(jnp.square(x - shift))  # noqa: E731
+    with jax.enable_x64(True):
+        strategy = ejr.strategies.cma_es(sigma=0.3)
+        keys = jax.random.split(jax.random.key(0), 3)
+        shifts = jnp.asarray([[0.5] * 4, [-1.0] * 4, [2.0] * 4])
+        x0 = jnp.zeros((3, 4))
+        targets = [-1e-6, 1.0, -1e-3]  # 1.0 is never reached: that run goes to the cap
+        batch = ejr.optimize_batch(fn, strategy, x0, keys=keys, max_generations=60, args=shifts,
+                                   target_fitness=targets)
+        for r in range(3):
+            one = ejr.optimize(fn, strategy, x0[r], key=keys[r], max_generations=60,
+                               args=shifts[r], target_fitness=targets[r])
+            assert batch.stop_reason[r] == one.stop_reason
+            assert batch.generations[r] == one.generations
+            assert batch.evaluations[r] == one.evaluations
+            np.testing.assert_allclose(batch.history[r, :one.generations], one.history,
+                                       rtol=1e-8)
+            assert np.all(np.isnan(batch.history[r, one.generations:]))
+            np.testing.assert_allclose(batch.best_x[r], one.best_x, rtol=1e-6, atol=1e-9)
+    assert batch.stop_reason == ("target_fitness", "max_generations", "target_fitness")
+    assert batch.generations[2] < batch.generations[0] < 60
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(keys=jax.random.key(0)), r"keys must be a \[R\] array of typed PRNG keys"),
+    (dict(x0=jnp.zeros((2, 3))), r"x0 and args must lead with one entry per key \(3 keys\), "
+                                 r"got a leaf of shape \(2, 3\)"),
+    (dict(target_fitness=[1.0, 2.0]), r"target_fitness must be None, a finite number or 3 "),
+    (dict(strategy=ejr.strategies.ipop_cma_es()), r"optimize_batch runs one Strategy"),
+])
+def test_optimize_batch_bad_input(kwargs, message):
+    call = dict(fitness_fn=lambda x: -jnp.sum(x**2), strategy=ejr.strategies.cma_es(),
+                x0=jnp.zeros((3, 3)), keys=jax.random.split(jax.random.key(0), 3),
+                max_generations=5)
+    call.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        ejr.optimize_batch(call.pop("fitness_fn"), call.pop("strategy"), call.pop("x0"), **call)
+
+
 def test_pytree_x0_gives_pytree_best_x():
     x0 = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
     fn = lambda p: -(jnp.sum(p["w"] ** 2) + jnp.sum((p["b"] - 2.0) ** 2))  # noqa: E731
