@@ -23,16 +23,16 @@ Every function has its minimum ``f_opt`` (``Instance.f_opt``) at ``Instance.x_op
 ``[-5, 5]^D`` (for f5, the linear slope, at a corner of that box). Several functions add a
 penalty ``sum max(0, |x_i| - 5)^2`` outside the box, as COCO does.
 
-Dimensions: any ``2 <= dim <= 44``. COCO's bbob suite uses 2, 3, 5, 10, 20, 40; its legacy
-generator draws a rotation from ``dim * dim`` gaussians into a buffer that holds fewer than
-2000, so 44 is the largest dimension it defines. Instances: any ``instance >= 1`` (COCO's
-yearly sets are 1-5 plus e.g. 101-110 for 2023).
+Dimensions: any ``2 <= dim <= 44``. COCO's bbob suite uses 2, 3, 5, 10, 20, 40 (cocoex's
+``BareProblem`` takes others); its legacy generator draws a rotation from ``dim * dim``
+gaussians into a buffer that holds fewer than 2000, so 44 is the largest dimension it defines.
+Instances: any ``instance >= 1`` (COCO's yearly sets are 1-5 plus e.g. 101-110 for 2023).
 
 Dtype: ``evaluate`` computes in ``x``'s floating dtype (float64 under ``jax_enable_x64``,
 float32 otherwise). ``instance`` generates in float64 numpy and casts at the end.
 
-The generator (written from the 2009 document and COCO's documentation, then checked against
-cocoex):
+The generator (our own code, from the facts of the 2009 document and of COCO's published
+legacy generator, each checked against cocoex):
 
 - uniform numbers: a Park-Miller "minimal standard" generator ``s <- 16807 s mod (2^31 - 1)``
   seeded with ``seed``, warmed up 40 steps (the last 32 fill a shuffle table, Bays-Durham
@@ -45,7 +45,8 @@ cocoex):
 - a rotation: ``D * D`` gaussians as a matrix (column-major), orthonormalized column by column
   (Gram-Schmidt);
 - seeds: ``fid + 10000 instance`` (f4 uses f3's, f18 f17's: f18 is f17 with a higher
-  conditioning and the same optimum), ``+ 1000000`` for a second rotation.
+  conditioning and the same x_opt, rotations and f_opt), ``+ 1000000`` for a second rotation
+  (and for f12's x_opt).
 """
 
 from __future__ import annotations
@@ -581,7 +582,7 @@ def stack(instances: Sequence[Instance]) -> Instance:
     if not instances or not all(isinstance(i, Instance) for i in instances):
         raise ValueError("bbob.stack: instances must be a non-empty sequence of bbob.Instance, "
                          f"got {instances!r:.200}.")
-    dims = sorted({int(np.shape(i.x_opt)[-1]) for i in instances})
+    dims = sorted({np.shape(i.x_opt)[-1] if np.ndim(i.x_opt) else 0 for i in instances})
     if len(dims) > 1 or any(np.ndim(i.x_opt) != 1 for i in instances):
         raise ValueError(f"bbob.stack: instances must be single instances of one dimension, "
                          f"got dimensions {dims}.")
