@@ -160,6 +160,9 @@ def test_function_is_evaluate_of_its_instance():
         f = bbob.function(fid, 5, 3)
         np.testing.assert_allclose(float(jax.jit(f)(x)), float(value), rtol=1e-6)
         assert f.__name__ == f"bbob_f{fid:03d}_i03_d05"
+        one = jax.tree.map(lambda a, i=fids.index(fid): a[i], batch)
+        np.testing.assert_allclose(float(bbob.evaluate(one, x, fid=fid)), float(value),
+                                   rtol=1e-6)
     both = [bbob.instance(1, 3, 1), bbob.instance(24, 3, 1, dtype=np.float32)]
     stacked = bbob.stack(both)
     assert stacked.x_opt.shape == (2, 3) and stacked.peaks.shape == (2, bbob.PEAKS, 3)

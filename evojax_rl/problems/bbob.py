@@ -546,14 +546,19 @@ def _prepare(params: Instance, x, who: str):
     return Instance(fid=jnp.asarray(params.fid, jnp.int32), **fields), x
 
 
-def evaluate(params: Instance, x: jax.Array) -> jax.Array:
+def evaluate(params: Instance, x: jax.Array, fid: int | None = None) -> jax.Array:
     """``f(x)``, ``[D] -> []``, for the instance ``params`` (to minimize).
 
     Pure JAX: jit- and vmap-able. It dispatches on ``params.fid`` with ``lax.switch``, so
     ``jax.vmap(evaluate)`` over a ``stack`` of instances of different functions is one
     program (which then computes every function's branch for every point and selects).
+
+    ``fid``: the function id as a Python int, when ``params`` is known to be that function's
+    (e.g. a batch of one function's instances): only its formula is traced, with no switch.
     """
     p, x = _prepare(params, x, "bbob.evaluate")
+    if fid is not None:
+        return _FORMULAS[_check_fid(fid, "bbob.evaluate")](p, x)
     index = jnp.asarray(_BRANCH_TABLE)[jnp.clip(p.fid, 1, 24) - 1]
     return lax.switch(index, _BRANCHES, p, x)
 
