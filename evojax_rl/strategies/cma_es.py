@@ -80,8 +80,28 @@ def chi_n(dim: int) -> float:
     return math.sqrt(2) * math.exp(math.lgamma((dim + 1) / 2) - math.lgamma(dim / 2))
 
 
-def constants(dim: int, popsize: int | None = None, *, separable: bool = False) -> CMAConstants:
-    """pycma's default constants for dimension ``dim`` and population ``popsize``."""
+def option_popsize(dim: int, popsize: int | None = None) -> float:
+    """pycma's ``popsize`` option for ``dim``: the value its formulas for ``maxiter`` and
+    ``tolstagnation`` (and IPOP's population sizes) are computed from. The default is the
+    unrounded ``4 + 3 ln D`` (``int`` of it is the population size); an explicit size is itself."""
+    return 4 + 3 * math.log(dim) if popsize is None else float(popsize)
+
+
+def stop_settings(dim: int, popsize: int | None = None) -> dict:
+    """pycma's defaults of ``maxiter`` and ``tolstagnation`` for ``dim`` and the ``popsize``
+    option (None: the default population)."""
+    pf = option_popsize(dim, popsize)
+    n = float(dim)
+    return {
+        "maxiter": int(100 + 150 * (n + 3) ** 2 // pf**0.5),
+        "tolstagnation": int(100 + 100 * n**1.5 / pf),
+    }
+
+
+def constants(dim: int, popsize: int | None = None, *, separable: bool = False,
+              maxiter: int | None = None, tolstagnation: int | None = None) -> CMAConstants:
+    """pycma's default constants for dimension ``dim`` and population ``popsize``;
+    ``maxiter``/``tolstagnation``: None for pycma's defaults (``stop_settings``)."""
     p = base.resolve_popsize(popsize, dim)
     n = float(dim)
     mu, pos, neg, mueff, mueff_minus = _raw_weights(p)
@@ -98,8 +118,7 @@ def constants(dim: int, popsize: int | None = None, *, separable: bool = False) 
     # lam_mirr = 0 (no mirrors for popsize >= 6), so the mirror term is 1/2.
     damps = 0.5 + 0.5 + 2 * max(0.0, damp_in * ((mueff - 1) / (n + 1)) ** 0.5 - 1) + cs
     weights = np.concatenate([pos, _finalize_negative(neg, dim, c1, cmu, mueff, mueff_minus)])
-    # pycma evaluates these two options with the unrounded default popsize 4 + 3 ln D.
-    pf = 4 + 3 * math.log(n) if popsize is None else p
+    stops = stop_settings(dim, popsize)  # with the unrounded default popsize, as pycma's
     return CMAConstants(
         dim=dim,
         popsize=p,
@@ -114,8 +133,8 @@ def constants(dim: int, popsize: int | None = None, *, separable: bool = False) 
         chi_n=chi_n(dim),
         eigen_gap=1.0 / (c1 + cmu + 1e-23) / n / 10,
         history=10 + int(math.ceil(30 * n / p)),
-        tolstagnation=int(100 + 100 * n**1.5 / pf),
-        maxiter=int(100 + 150 * (n + 3) ** 2 // pf**0.5),
+        tolstagnation=stops["tolstagnation"] if tolstagnation is None else tolstagnation,
+        maxiter=stops["maxiter"] if maxiter is None else maxiter,
     )
 
 
@@ -152,9 +171,10 @@ TOLCONDITIONCOV, TOLUPSIGMA, TOLFLATFITNESS = 1e14, 1e20, 1
 
 
 @base.memoize
-def _build(popsize, separable):
+def _build(popsize, separable, maxiter, tolstagnation):
     def consts(dim):
-        return constants(dim, popsize, separable=separable)
+        return constants(dim, popsize, separable=separable, maxiter=maxiter,
+                         tolstagnation=tolstagnation)
 
     def ask_flat(key, state):
         d = state.mean.shape[0]
@@ -295,12 +315,16 @@ def _decompose(state, gap, separable):
 _RULES = {"sigma": validation.positive}
 
 
-def _make(name, separable, popsize, sigma):
+def _make(name, separable, popsize, sigma, maxiter, tolstagnation):
     if popsize is not None:
         popsize = base.check_popsize(popsize, minimum=2, who=name)
+    if maxiter is not None:
+        maxiter = validation.check_int("maxiter", maxiter, 1, who=name)
+    if tolstagnation is not None:
+        tolstagnation = validation.check_int("tolstagnation", tolstagnation, 1, who=name)
     defaults = dict(sigma=sigma)
     validation.check_all(_RULES, defaults, name)
-    ask, tell, stop = _build(popsize, separable)
+    ask, tell, stop = _build(popsize, separable, maxiter, tolstagnation)
 
     def init(key, x0, **hyperparams):
         del key
@@ -308,7 +332,8 @@ def _make(name, separable, popsize, sigma):
         layout = base.Layout.of(x0)
         mean = layout.ravel(x0)
         d = mean.shape[0]
-        k = constants(d, popsize, separable=separable)
+        k = constants(d, popsize, separable=separable, maxiter=maxiter,
+                      tolstagnation=tolstagnation)
         dt = mean.dtype
         sigma0 = jnp.asarray(h["sigma"], dt)
         if separable:
@@ -338,19 +363,32 @@ def _make(name, separable, popsize, sigma):
     return base.Strategy(init, ask, tell, stop=stop)
 
 
-def cma_es(popsize: int | None = None, *, sigma: float = 1.0) -> base.Strategy:
+def cma_es(popsize: int | None = None, *, sigma: float = 1.0, maxiter: int | None = None,
+           tolstagnation: int | None = None) -> base.Strategy:
     """Full-covariance CMA-ES with pycma's default constants. Fitness is **maximized**.
 
     Args:
       popsize: ``P``; None: ``4 + floor(3 ln D)`` (pycma's default).
       sigma: initial step size (> 0); sweepable via ``init(..., sigma=...)``.
+      maxiter, tolstagnation: the generations after which the run stops, and those without a
+        new best after which it stops (pycma's options of these names); None: pycma's defaults
+        for D and the popsize (``stop_settings``). IPOP restarts keep the first run's values,
+        as pycma's do.
 
     ``stop(state)`` implements pycma's default stop criteria (codes in ``STOP_REASONS``);
     tolstagnation is simplified to "no new best fitness within tolstagnation generations".
     """
-    return _make("cma_es", False, popsize, sigma)
+    return _make("cma_es", False, popsize, sigma, maxiter, tolstagnation)
 
 
-def sep_cma_es(popsize: int | None = None, *, sigma: float = 1.0) -> base.Strategy:
-    """Separable (diagonal) CMA-ES, linear in ``D`` per sample. Fitness is **maximized**."""
-    return _make("sep_cma_es", True, popsize, sigma)
+def sep_cma_es(popsize: int | None = None, *, sigma: float = 1.0, maxiter: int | None = None,
+               tolstagnation: int | None = None) -> base.Strategy:
+    """Separable (diagonal) CMA-ES, linear in ``D`` per sample. Fitness is **maximized**.
+    Arguments as ``cma_es``'s."""
+    return _make("sep_cma_es", True, popsize, sigma, maxiter, tolstagnation)
+
+
+# What IPOP restarts keep from the first run (see restarts.ipop): pycma's fmin2 evaluates the
+# options once, for the first run's popsize, and passes them on to every restart.
+cma_es.restart_settings = stop_settings
+sep_cma_es.restart_settings = stop_settings
