@@ -124,7 +124,8 @@ def test_ipop_solves_rastrigin_10d():
                        ejr.strategies.ipop_cma_es(sigma=2.0, init_range=4.0), jnp.zeros(10),
                        key=jax.random.key(0), max_generations=5000, target_fitness=-1e-8)
     assert res.stop_reason == "target_fitness" and res.best_fitness >= -1e-8
-    assert res.restarts >= 1 and res.popsizes[:2] == (10, 20)
+    # pycma's sizes in 10-D: int(10.91 * 2**k), not 10 * 2**k.
+    assert res.restarts >= 1 and res.popsizes[:2] == (10, 21)
 
 
 def test_ipop_compiles_each_population_size_once():
@@ -133,13 +134,96 @@ def test_ipop_compiles_each_population_size_once():
     kwargs = dict(key=jax.random.key(0), max_generations=3)
     # Tiny generation cap: each run stops on max_generations and is restarted.
     with count_compilations() as first_time:
-        first = ejr.optimize(fn, ipop, jnp.ones(4), **kwargs)
-    assert first.popsizes == (8, 16, 32)
+        first = ejr.optimize(fn, ipop, jnp.ones(5), **kwargs)
+    assert first.popsizes == (8, 17, 35)  # int(8.83 * 2**k), as pycma's
     assert first_time[0] >= 3  # the counter sees compilations: one loop per population size
     with count_compilations() as second_time:
         again = ejr.optimize(fn, ejr.strategies.ipop_cma_es(sigma=0.5, max_restarts=2),
-                             jnp.ones(4), **kwargs)
+                             jnp.ones(5), **kwargs)
     assert second_time[0] == 0 and again.popsizes == first.popsizes
+    np.testing.assert_array_equal(first.history_evaluations, [8, 16, 24, 41, 58, 75, 110, 145, 180])
+
+
+def _pycma_ipop_runs(dim, popsize=None, incpopsize=2, restarts=4):
+    """(popsize, maxiter, tolstagnation, sigma0) of each run of pycma's IPOP (``fmin2`` with
+    ``restarts``), on a constant function: every run ends after one generation (tolfun)."""
+    runs = []
+    opts = {"verbose": -9, "seed": 3} if popsize is None else {"verbose": -9, "popsize": popsize}
+    cma.fmin2(lambda x: 1.0, dim * [0.0], 1.0, opts, restarts=restarts, incpopsize=incpopsize,
+              init_callback=lambda es: runs.append(
+                  (es.sp.popsize, int(es.opts["maxiter"]), int(es.opts["tolstagnation"]),
+                   es.sigma0)))
+    return runs
+
+
+@pytest.mark.parametrize("dim, popsize, factor", [
+    (2, None, 2), (3, None, 2), (5, None, 2), (10, None, 2), (20, None, 2), (40, None, 2),
+    (5, 10, 2), (5, 7, 1.5),
+])
+def test_ipop_popsizes_and_kept_settings_equal_pycma(dim, popsize, factor):
+    """Run k has int(P0 * factor**k) members (P0 the unrounded default 4 + 3 ln D, or the given
+    popsize), and every run keeps the first run's maxiter and tolstagnation, as in pycma."""
+    theirs = _pycma_ipop_runs(dim, popsize, factor)
+    ipop = ejr.strategies.ipop_cma_es(popsize=popsize, popsize_factor=factor, max_restarts=4)
+    assert ipop.popsizes(dim) == tuple(p for p, *_ in theirs)
+    for p, maxiter, tolstagnation, sigma0 in theirs:
+        assert sigma0 == 1.0  # the same sigma0 every run
+        # Equal settings give the same (memoized) functions: one compiled loop.
+        expected = ejr.strategies.cma_es(popsize=p, maxiter=maxiter, tolstagnation=tolstagnation)
+        assert ipop.make(p, dim).stop is expected.stop, (p, maxiter, tolstagnation)
+
+
+def test_ipop_restarts_start_where_documented(monkeypatch):
+    """restart_x0: the first run at x0, each restart at its own draw; init_range: every run
+    around x0; neither: every run at x0."""
+    from evojax_rl import loop
+
+    starts = []
+    run_one = loop.run_one
+
+    def spy(fitness_fn, strategy, state, *args):
+        starts.append(np.asarray(state.mean))
+        return run_one(fitness_fn, strategy, state, *args)
+
+    monkeypatch.setattr(loop, "run_one", spy)
+    x0 = jnp.full((3,), 0.5)
+    fn = lambda x: -ejr.problems.sphere(x)  # noqa: E731
+    kwargs = dict(key=jax.random.key(0), max_generations=2)
+
+    def run(**settings):
+        starts.clear()
+        ejr.optimize(fn, ejr.strategies.ipop_cma_es(max_restarts=2, **settings), x0, **kwargs)
+        return np.array(starts)
+
+    coco = run(restart_x0=ejr.strategies.triangular_in(-5.0, 5.0))
+    np.testing.assert_array_equal(coco[0], x0)
+    assert np.all(np.abs(coco[1:]) <= 5) and len({tuple(s) for s in coco}) == 3
+    box = run(restart_x0=ejr.strategies.uniform_in(jnp.array([0.0, 1.0, 2.0]), 3.0))
+    np.testing.assert_array_equal(box[0], x0)
+    assert np.all((box[1:] >= [0, 1, 2]) & (box[1:] <= 3))
+    around = run(init_range=0.1)
+    assert np.all(np.abs(around - 0.5) <= 0.1) and not np.any(around[0] == 0.5)
+    np.testing.assert_array_equal(run(), np.tile(x0, (3, 1)))
+
+
+def test_triangular_in_draws_as_cocos_restart_proposals():
+    """COCO's example experiment hands pycma ``problem.initial_solution_proposal``: the
+    domain's centre at the first call, then draws whose distribution ``triangular_in`` has
+    (and ``uniform_in`` has not): two-sample Kolmogorov-Smirnov distance on 10,000 values."""
+    cocoex = pytest.importorskip("cocoex", reason="cocoex (the peers extra) is COCO's own code")
+    cocoex.log_level("warning")
+    problem = cocoex.Suite("bbob", "instances: 1", "function_indices:7 dimensions:5").get_problem(0)
+    np.testing.assert_array_equal(problem.initial_solution_proposal(), np.zeros(5))
+    theirs = np.sort(np.ravel([problem.initial_solution_proposal() for _ in range(2000)]))
+
+    def ks(draw):
+        ours = np.sort(np.asarray(draw(jax.random.key(1), jnp.zeros(theirs.size)), np.float64))
+        grid = np.concatenate([ours, theirs])
+        cdf = lambda v: np.searchsorted(v, grid, side="right") / v.size  # noqa: E731
+        return np.max(np.abs(cdf(ours) - cdf(theirs)))
+
+    assert ks(ejr.strategies.triangular_in(-5.0, 5.0)) < 0.04  # 1e-6 false-alarm level ~0.038
+    assert ks(ejr.strategies.uniform_in(-5.0, 5.0)) > 0.1  # uniform vs triangular: 0.125
 
 
 def test_stop_criteria_end_a_converged_run():
