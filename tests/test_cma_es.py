@@ -234,6 +234,39 @@ def test_stop_criteria_end_a_converged_run():
     assert res.generations < 2000
 
 
+@pytest.mark.parametrize("case, generation, reason", [
+    ("flat", 1, "tolfun"),  # the whole population on one value
+    ("stuck", 10, "tolfunhist"),  # the same best every generation, the rest spread
+    ("stuck_after_one_better", 29, "tolfunhist"),  # until the better one leaves the history
+])
+def test_plateau_ends_a_run_when_pycma_does(case, generation, reason):
+    """On a plateau (a step function's) the best value repeats. pycma reads its best-fitness
+    history from the first generation on (tolfun) or once it holds 10 values (tolfunhist), and
+    keeps int(10 + 30 D / P) of them (28 in 5-D with P = 8): our runs end at the same generation
+    for the same reason (they used to wait for a full history of 29: generations 29, 29, 30)."""
+    dim, popsize = 5, 8
+
+    def values(g):  # pycma's (minimized) values of generation g = 1, 2, ...
+        if case == "flat":
+            return np.zeros(popsize)
+        return np.arange(popsize) - (case == "stuck_after_one_better" and g == 1)
+
+    es = cma.CMAEvolutionStrategy(dim * [0.0], 1.0, {"verbose": -9, "seed": 1})
+    while not es.stop():
+        es.tell(es.ask(), list(values(es.countiter + 1)))
+    assert (es.countiter, sorted(es.stop())) == (generation, [reason])
+
+    strategy = ejr.strategies.cma_es(sigma=1.0)
+    state = strategy.init(jax.random.key(0), jnp.zeros(dim))
+    ask, tell, stop = jax.jit(strategy.ask), jax.jit(strategy.tell), jax.jit(strategy.stop)
+    for g in range(1, 40):
+        pop, state = ask(jax.random.key(g), state)
+        state = tell(pop, -jnp.asarray(values(g), jnp.float32), state)
+        if int(stop(state)):
+            break
+    assert (g, ejr.strategies.base.STOP_REASONS[int(stop(state))]) == (generation, reason)
+
+
 def test_lazy_eigendecomposition_follows_pycma_schedule():
     # At D = 100 the gap is 1.14 generations: C is decomposed at every second ask. pycma's
     # sampler records the generation of its last decomposition in ``last_update``.

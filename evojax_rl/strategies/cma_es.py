@@ -46,7 +46,7 @@ class CMAConstants(NamedTuple):
     damps: float
     chi_n: float  # E||N(0, I)||
     eigen_gap: float  # generations between eigendecompositions
-    history: int  # length of the best-fitness history for tolfun/tolfunhist
+    history: int  # length of the best-fitness history for tolfun/tolfunhist (pycma's fit.hist)
     tolstagnation: int
     maxiter: int
 
@@ -132,7 +132,7 @@ def constants(dim: int, popsize: int | None = None, *, separable: bool = False,
         damps=damps,
         chi_n=chi_n(dim),
         eigen_gap=1.0 / (c1 + cmu + 1e-23) / n / 10,
-        history=10 + int(math.ceil(30 * n / p)),
+        history=int(10 + 30 * n / p),  # pycma keeps at most 10 + 30 N / P entries
         tolstagnation=stops["tolstagnation"] if tolstagnation is None else tolstagnation,
         maxiter=stops["maxiter"] if maxiter is None else maxiter,
     )
@@ -157,7 +157,8 @@ class CMAESState(NamedTuple):
     generation: jax.Array  # [] int32 generations told
     last_eigen: jax.Array  # [] int32 generation of the last eigendecomposition
     sigma0: jax.Array  # [] initial step size (for tolupsigma)
-    best_history: jax.Array  # [H] best fitness of recent generations (ring buffer)
+    best_history: jax.Array  # [H] best fitness of the last H generations (ring buffer; the
+    # first generation's fills it, so its range is that of the generations so far)
     last_range: jax.Array  # [] max - min fitness of the last generation
     best_ever: jax.Array  # [] best fitness seen
     best_generation: jax.Array  # [] int32 generation of the last improvement of best_ever
@@ -241,8 +242,14 @@ def _build(popsize, separable, maxiter, tolstagnation):
             path_c=pc,
             path_sigma=ps,
             generation=g,
-            best_history=jax.lax.dynamic_update_index_in_dim(
-                state.best_history, best, state.generation % k.history, 0
+            # The first generation's best fills the ring, so that its range is the range of
+            # the entries so far, as in pycma's growing list.
+            best_history=jnp.where(
+                state.generation == 0,
+                jnp.full_like(state.best_history, best),
+                jax.lax.dynamic_update_index_in_dim(
+                    state.best_history, best, state.generation % k.history, 0
+                ),
             ),
             last_range=fitness[order[0]] - fitness[order[-1]],
             best_ever=jnp.where(improved, best, state.best_ever),
@@ -260,12 +267,13 @@ def _build(popsize, separable, maxiter, tolstagnation):
         else:
             diag = jnp.diag(state.cov)
             axis_shift = 0.1 * state.sigma * state.eigvals_sqrt[g % d] * state.eigvecs[:, g % d]
-        full = g >= k.history
+        # pycma reads its history as soon as it has entries (tolfun) or 10 (tolfunhist), not
+        # once it is full: a run stuck on a plateau ends after 10 generations, not ~H.
         hist_range = jnp.max(state.best_history) - jnp.min(state.best_history)
         ev = jnp.square(state.eigvals_sqrt)
         checks = [
-            (10, full & (hist_range < TOLFUN) & (state.last_range < TOLFUN)),
-            (11, full & (hist_range < TOLFUNHIST)),
+            (10, (g > 0) & (hist_range < TOLFUN) & (state.last_range < TOLFUN)),
+            (11, (g >= 10) & (hist_range < TOLFUNHIST)),
             (
                 12,
                 jnp.all(state.sigma * jnp.abs(state.path_c) < TOLX)
@@ -352,7 +360,7 @@ def _make(name, separable, popsize, sigma, maxiter, tolstagnation):
             generation=jnp.zeros((), jnp.int32),
             last_eigen=jnp.zeros((), jnp.int32),
             sigma0=sigma0,
-            best_history=jnp.zeros((k.history,), dt),  # read only once full
+            best_history=jnp.zeros((k.history,), dt),  # filled by the first tell
             last_range=jnp.asarray(jnp.finfo(dt).max, dt),
             best_ever=jnp.asarray(jnp.finfo(dt).min, dt),
             best_generation=jnp.zeros((), jnp.int32),
