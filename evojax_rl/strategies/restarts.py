@@ -169,7 +169,8 @@ def ipop(
       max_restarts: restarts after the first run (pycma's ``restarts``; 9 by default).
       popsize_factor: population growth per restart (> 1; pycma's ``incpopsize``, 2).
       init_range: if set, every run, the first included, starts from
-        ``x0 + U(-init_range, init_range)`` (per coordinate); not with ``restart_x0``'s runs.
+        ``x0 + U(-init_range, init_range)`` (per coordinate); with ``restart_x0`` also set,
+        only the first run does.
       restart_x0: if set, ``(key, x0) -> x``: where each restart (run 1, 2, ...) starts, drawn
         anew per restart; the first run starts at ``x0``. ``triangular_in(lower, upper)`` gives
         COCO's bbob setup (pycma with ``x0=problem.initial_solution_proposal``: the domain's
