@@ -384,7 +384,9 @@ def cma_es(popsize: int | None = None, *, sigma: float = 1.0, maxiter: int | Non
         as pycma's do.
 
     ``stop(state)`` implements pycma's default stop criteria (codes in ``STOP_REASONS``);
-    tolstagnation is simplified to "no new best fitness within tolstagnation generations".
+    tolstagnation is simplified to "no new best fitness within tolstagnation generations", and
+    pycma's tolfacupx (sigma grown 1e3-fold) and tolxstagnation (a mean that has not moved by
+    1e-9 for 20 + 10% of the generations) are not implemented.
     """
     return _make("cma_es", False, popsize, sigma, maxiter, tolstagnation)
 
