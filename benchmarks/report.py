@@ -835,6 +835,86 @@ per second in the uncapped evaluation (each piece scores all of its rotations x 
 """
 
 
+def bbob(rec: dict) -> str:
+    r = rec["result"]
+    dims = [str(d) for d in r["dims"]]
+    per_function = len(r["instances"]) * r["seeds"]
+    runs = len(r["functions"]) * per_function
+    head = []
+    for name, per_dim in r["strategies"].items():
+        for d in dims:
+            x = per_dim.get(d)
+            if x is None:
+                continue
+            label = ("pycma, other seeds (null comparison)" if name == "pycma-null"
+                     else f"ours: {name}")
+            head.append([label, d, f"{x['solved']} / {x['solved_ref']}",
+                         len(x["ratios"]), g(x["worst_ratio"]),
+                         ", ".join(f"f{f}" for f in x["above_1_1"]) or "none"])
+    rows = []
+    ipop = r["strategies"].get("ipop-cma-es", {})
+    for f in r["functions"]:
+        named = [ipop[d]["rows"][str(f)] for d in dims if str(f) in ipop.get(d, {}).get("rows", {})]
+        row = [f"f{f}", named[0]["name"] if named else ""]
+        for d in dims:
+            x = ipop.get(d, {}).get("rows", {}).get(str(f))
+            if x is None:
+                row += ["", "", "", ""]
+                continue
+            row += [f"{x['solved'][0]} / {x['solved'][1]}", g(x["ert"][0]), g(x["ert"][1]),
+                    f"**{g(x['ratio'])}**" if x["ratio"] is not None and x["ratio"] > 1.1
+                    else g(x["ratio"])]
+        rows.append(row)
+    sweep_rows = [[s["dim"], s["runs"], g(s["budget"]), g(s["one_by_one_s"]),
+                   f"{g(s['per_function_s'])} ({g(s['per_function_speedup'])}x)",
+                   f"{g(s['all_in_one_s'])} ({g(s['all_in_one_speedup'])}x)",
+                   f"{g(s['one_by_one_compile_s'])} / {g(s['per_function_compile_s'])} / "
+                   f"{g(s['all_in_one_compile_s'])}",
+                   f"{s['one_by_one_solved']} / {s['per_function_solved']} / "
+                   f"{s['all_in_one_solved']}"] for s in r.get("sweep", [])]
+    cocopp = r.get("cocopp_reads_same_ert", {})
+    walls = ", ".join(f"{k} {g(v)} s" for k, v in r["walls"].items())
+    header = ["f", "name"] + [c for d in dims for c in
+                              (f"solved D={d}", f"ERT ours D={d}", f"ERT pycma D={d}", "ratio")]
+    return f"""\
+COCO's 24 noiseless BBOB functions (`evojax_rl.problems.bbob`, equal to `cocoex`'s values), instances
+{r['instances'][0]}-{r['instances'][-1]} x {r['seeds']} seeds = {per_function} runs per function and
+dimension ({runs} per dimension), budget {g(r['budget_per_d'])} x D evaluations, target f - f_opt <= 1e-8,
+sigma0 = 2, COCO's starts (the domain centre, then a triangular draw in [-5, 5]^D per restart).
+The reference is pycma's IPOP-CMA-ES (`cma.fmin2(..., restarts=9, incpopsize=2)`, x0 =
+`problem.initial_solution_proposal`) on `cocoex`'s problems, in the same run. Both count
+evaluations per generation (a hit counts its whole generation). ERT: evaluations of all runs (each
+to its hit or its end) over the runs that hit; ratio: ours over pycma's, on the functions both
+solve at least once.
+
+{table(['strategy', 'D', 'runs solved (ours / pycma)', 'functions both solve', 'worst ERT ratio', 'ERT ratio > 1.1'], head)}
+
+The null comparison runs pycma against itself with other seeds: the spread of ERT ratios between
+two identical algorithms at {per_function} runs per function, i.e. what a 1.1 threshold per function
+can resolve at this sample size.
+
+IPOP-CMA-ES per function (solved: ours / pycma of {per_function}; ratios above 1.1 in bold):
+
+{table(header, rows)}
+
+![Runtime ECDF](benchmarks/{r['ecdf_png'].split('benchmarks/', 1)[-1]})
+
+Runtime ECDF: the fraction of (run, target) pairs reached, COCO's 51 targets 10^2 .. 10^-8, against
+evaluations / D. COCO's data format for each algorithm is written next to it (`python -m cocopp
+benchmarks/results/bbob/*`); cocopp reading it back finds the same ERTs: {"yes" if cocopp and all(cocopp.values()) else cocopp}.
+
+The batched case: plain CMA-ES (no restarts, {g(r['sweep'][0]['budget'] / r['sweep'][0]['dim']) if r.get('sweep') else ''} x D evaluations) on every function x instance x seed,
+run one by one through `optimize` (one compiled loop, `args` per run), as one `optimize_batch`
+program per function (`bbob.evaluate(..., fid=f)`), and as one program for the whole sweep (the
+function id is then batched, so every function's formula is computed for every point). Seconds of
+a second call, compiled; compile: the first call's extra seconds.
+
+{table(['D', 'runs', 'evaluations per run', 'one by one (s)', 'one program per function (s)', 'one program for all (s)', 'compile s (one by one / per function / all)', 'solved'], sweep_rows)}
+
+Walls: {walls}.
+"""
+
+
 # (result name, section title, body renderer), in the order of the file.
 SECTIONS = [
     ("cma_vs_pycma", "CMA-ES vs pycma and evosax", cma),
@@ -852,6 +932,7 @@ SECTIONS = [
     ("planning", "Planning by evolution (model-predictive control)", planning),
     ("cem_rl", "Tabular and neural CEM (the lecture's method)", cem_rl),
     ("tetris_cem", "Noisy CE on Tetris (Szita & Lorincz)", tetris_cem),
+    ("bbob", "BBOB through COCO: our strategies against pycma's IPOP-CMA-ES", bbob),
 ]
 
 

@@ -46,6 +46,8 @@ BENCHMARKS = {
     "planning": ("planning.py", [], ["--quick"]),
     "cem_rl": ("cem_rl.py", [], ["--quick"]),
     "tetris_cem": ("tetris_cem.py", [], ["--quick"]),
+    "ipop_f7": ("ipop_f7.py", ["--runs", "1500"], ["--runs", "30"]),
+    "bbob": ("bbob.py", ["--null", "--sweep"], ["--quick", "--sweep"]),
 }
 
 
