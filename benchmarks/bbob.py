@@ -351,11 +351,18 @@ def main() -> None:
     if args.quick:
         args.functions, args.dims, args.instances, args.budget, args.seeds = "1,7,8", "2", "1", 1e3, 1
     names = common.parse_only(ap, args.strategies, STRATEGIES, "strategy")
-    functions, instances = parse_ints(args.functions), parse_ints(args.instances)
-    dims = parse_ints(args.dims)
+    try:
+        functions, instances = parse_ints(args.functions), parse_ints(args.instances)
+        dims = parse_ints(args.dims)
+    except ValueError:
+        ap.error("--functions, --instances and --dims take lists such as 1-3,7; got "
+                 f"{args.functions!r}, {args.instances!r}, {args.dims!r}")
     bad = [f for f in functions if f not in bbob.FUNCTION_IDS]
     if bad:
         ap.error(f"--functions must be within 1-24, got {bad}")
+    if any(not 2 <= d <= 40 for d in dims) or any(i < 1 for i in instances):
+        ap.error(f"--dims must be within 2-40 (cocoex's bbob suite) and --instances >= 1, got "
+                 f"{args.dims!r} and {args.instances!r}")
     print(json.dumps(common.machine()), flush=True)
     for name in ["pycma-ipop", *names]:  # the COCO files are appended to: start them afresh
         shutil.rmtree(os.path.join(args.out, name), ignore_errors=True)
