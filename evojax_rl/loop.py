@@ -333,7 +333,9 @@ def optimize_batch(
     budget = np.asarray(np.iinfo(np.int32).max if max_evaluations is None else max_evaluations,
                         np.int32)
     carry = _run_batch(
-        keys, x0, targets, budget, args, fitness_fn=SameFunction(fitness_fn), init=strategy.init,
+        # init is keyed by content too: an equal strategy built again is a new closure.
+        keys, x0, targets, budget, args, fitness_fn=SameFunction(fitness_fn),
+        init=SameFunction(strategy.init),
         ask=strategy.ask, tell=strategy.tell, stop=strategy.stop,
         max_generations=int(max_generations))
     generations, popsize, best_fitness, nonfinite, reason, history, best_flat = jax.device_get(

@@ -85,6 +85,14 @@ def test_optimize_batch_runs_are_the_runs_of_optimize():
             np.testing.assert_allclose(batch.best_x[r], one.best_x, rtol=1e-6, atol=1e-9)
     assert batch.stop_reason == ("target_fitness", "max_generations", "target_fitness")
     assert batch.generations[2] < batch.generations[0] < 60
+    from compile_count import count_compilations
+
+    with jax.enable_x64(True):
+        other = np.asarray(shifts) + 1.0  # other data, computed outside the count
+        with count_compilations() as counted:  # an equal strategy, built again
+            ejr.optimize_batch(fn, ejr.strategies.cma_es(sigma=0.3), x0, keys=keys,
+                               max_generations=60, args=other, target_fitness=targets)
+    assert counted[0] == 0
 
 
 @pytest.mark.parametrize("kwargs, message", [
