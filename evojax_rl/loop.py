@@ -6,6 +6,7 @@ Fitness is **maximized**: to minimize ``f`` pass ``lambda x: -f(x)``.
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -133,6 +134,19 @@ def _check_run_args(key, max_generations, target_fitness, max_evaluations):
 def check_fitness_fn(fitness_fn: Callable, x0: Any, args: Any = None) -> None:
     """Raise unless ``fitness_fn(x0)`` (``fitness_fn(x0, args)`` when ``args`` is given) gives
     a floating-point scalar (checked by shape only)."""
+    try:
+        signature = inspect.signature(fitness_fn)
+    except (TypeError, ValueError):  # no signature to read (some builtins): eval_shape will say
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(x0) if args is None else signature.bind(x0, args)
+        except TypeError:
+            raise ValueError(
+                "fitness_fn must take one argument, x, without args=, and two, (x, args), with "
+                f"args=; got args={'None' if args is None else 'a pytree'} and a function of "
+                f"signature {signature}."
+            ) from None
     out = jax.eval_shape(fitness_fn, x0) if args is None else jax.eval_shape(fitness_fn, x0, args)
     shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
     if shape != () or dtype is None or not jnp.issubdtype(dtype, jnp.floating):

@@ -55,6 +55,14 @@ def test_args_are_traced_so_new_data_reuses_the_compiled_loop():
     # The data is used, not the first call's baked in: each run ends near its own shift.
     np.testing.assert_allclose(first.best_x, 0.5, atol=0.05)
     np.testing.assert_allclose(second.best_x, -0.25, atol=0.05)
+    with pytest.raises(ValueError, match=r"fitness_fn must take one argument, x, without args=, "
+                       r"and two, \(x, args\), with args=; got args=a pytree and a function of "
+                       r"signature \(x\)\."):
+        ejr.optimize(lambda x: -jnp.sum(x), strategy, jnp.zeros(3), key=jax.random.key(0),
+                     max_generations=5, args=jnp.ones(3))
+    with pytest.raises(ValueError, match=r"got args=None and a function of signature "
+                                         r"\(x, shift\)\."):
+        ejr.optimize(fn, strategy, jnp.zeros(3), key=jax.random.key(0), max_generations=5)
     # The same data closed over gives the same run.
     closed = ejr.optimize(lambda x: fn(x, jnp.full(3, -0.25)), strategy, jnp.zeros(3),
                           key=jax.random.key(0), max_generations=60)
