@@ -933,7 +933,8 @@ each run's final mean included).
 
 Ours over pycma: **{g(r['ratio'])}** (95% paired bootstrap interval {g(r['ci95'][0])}-{g(r['ci95'][1])}).
 A 30-run ratio scatters with a standard deviation of about 0.13, so 1.35 was within chance.
-How the first runs ended (stop reason and count):
+How the first three runs ended (stop reason and count; pycma's
+`callback` is its target hit, through COCO's termination callback):
 
 {table(['', 'run', 'stop reasons'], reasons)}
 """
