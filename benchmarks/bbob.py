@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import common  # noqa: F401  (puts the checkout on sys.path)
+import common  # (also puts the checkout on sys.path)
 import evojax_rl as ejr
 from common import emit
 from evojax_rl.problems import bbob
@@ -132,10 +132,7 @@ def run_pycma(fid, dim, inst, seed, budget, problem):
 
 def ert(traces: list[Trace], target: float = PRECISION) -> float:
     """Evaluations of all runs (each to its hit, else to its end) over the runs that hit."""
-    hits = [t.hit(target) for t in traces]
-    solved = sum(h is not None for h in hits)
-    spent = sum(t.used if h is None else h for t, h in zip(traces, hits))
-    return spent / solved if solved else float("inf")
+    return common.ert([t.hit(target) for t in traces], [t.used for t in traces])
 
 
 def compare(ours: list[Trace], ref: list[Trace], functions) -> dict:

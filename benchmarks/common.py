@@ -63,6 +63,15 @@ def machine() -> dict:
     }
 
 
+def ert(hits: list, ends: list) -> float:
+    """Expected running time (COCO's ERT): each run's evaluations to its first target hit
+    (``hits[i]``; None: it never hit) or else to its end (``ends[i]``), summed, over the number
+    of runs that hit; ``inf`` when none did."""
+    solved = sum(h is not None for h in hits)
+    spent = sum(e if h is None else h for h, e in zip(hits, ends))
+    return spent / solved if solved else float("inf")
+
+
 def emit(result: dict) -> None:
     """Print the result as the last line: one JSON object (with the machine added)."""
     result = dict(result)

@@ -13,8 +13,8 @@ passed as ``optimize(..., args=index)`` so that every instance reuses one compil
 population size.
 
 Runs: ``--runs`` (instance, seed) pairs, two seeds per instance from ``--first-instance`` on
-(30 runs: instances 1-15). Target: f <= f_opt + 1e-8 (COCO's final target; f_opt read from the
-problem's optimum). Budget: 2e4 * D evaluations. A run's cost is the number of evaluations up to
+(30 runs: instances 1-15). Target: f <= f_opt + 1e-8 (COCO's final target; f_opt from
+``problems.bbob``, equal to cocoex's). Budget: 2e4 * D evaluations. A run's cost is the number of evaluations up to
 and including the first one that hits the target, counted in order, pycma's evaluation of each
 run's final mean included (ours has none). ERT = all evaluations spent / successes (the mean of
 the runs' costs when all succeed); ``ratio`` = our ERT / pycma's, ``ci95`` a paired bootstrap
@@ -36,8 +36,6 @@ set reached 1.35. 30 runs take ~20 s (ours ~10 s with its compiles), 1500 runs ~
 
 import argparse
 import collections
-import os
-import tempfile
 import time
 import types
 import warnings
@@ -48,9 +46,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import emit  # noqa: E402  (common puts the checkout on sys.path)
+import common  # noqa: E402  (common puts the checkout on sys.path)
+from common import emit  # noqa: E402
 import evojax_rl as ejr
 from evojax_rl import loop
+from evojax_rl.problems import bbob
 
 jax.config.update("jax_enable_x64", True)
 cocoex.log_level("warning")
@@ -67,17 +67,8 @@ def make_problem(instance):
                          f"function_indices:{FUNCTION} dimensions:{DIM}")
     problem = suite.get_problem(0)
     assert problem.id == f"bbob_f{FUNCTION:03d}_i{instance:02d}_d{DIM:02d}", problem.id
-    with tempfile.TemporaryDirectory() as tmp:  # COCO writes x_opt into the working directory
-        cwd = os.getcwd()
-        os.chdir(tmp)
-        try:
-            problem._best_parameter("print")
-            x_opt = np.loadtxt("._bbob_problem_best_parameter.txt")
-        finally:
-            os.chdir(cwd)
-    twin = cocoex.Suite("bbob", f"instances: {instance}",
-                        f"function_indices:{FUNCTION} dimensions:{DIM}").get_problem(0)
-    return problem, float(twin(x_opt)) + 1e-8  # f_opt from a twin: `problem` stays unevaluated
+    # f_opt from problems.bbob, equal to cocoex's (tests/test_bbob.py)
+    return problem, float(bbob.instance(FUNCTION, DIM, instance).f_opt) + 1e-8
 
 
 class Counter:
@@ -170,10 +161,8 @@ def stop_counts(runs):
 
 
 def ert(counters):
-    """Expected running time: evaluations spent over all runs / successes."""
-    hits = [c.hit_at for c in counters if c.hit_at is not None]
-    spent = sum(c.hit_at if c.hit_at is not None else c.evals for c in counters)
-    return spent / len(hits) if hits else np.inf
+    """COCO's ERT of the runs' counters (``common.ert``)."""
+    return common.ert([c.hit_at for c in counters], [c.evals for c in counters])
 
 
 def main():

@@ -26,6 +26,7 @@ loop over them compiles once.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -230,6 +231,13 @@ def sanitize_fitness(fitness: jax.Array) -> jax.Array:
 def default_popsize(dim: int) -> int:
     """Hansen's default population size ``4 + floor(3 ln D)`` (CMA-ES tutorial, Table 1)."""
     return 4 + int(np.floor(3 * np.log(max(dim, 1))))
+
+
+def option_popsize(dim: int, popsize: float | None = None) -> float:
+    """pycma's ``popsize`` option for ``dim``: the *unrounded* default ``4 + 3 ln D`` (its
+    ``int`` is the population size; pycma's ``maxiter``, ``tolstagnation`` and IPOP's sizes are
+    computed from it), or the given popsize itself."""
+    return 4 + 3 * math.log(dim) if popsize is None else float(popsize)
 
 
 def resolve_popsize(popsize: int | None, dim: int, *, even: bool = False) -> int:

@@ -80,17 +80,10 @@ def chi_n(dim: int) -> float:
     return math.sqrt(2) * math.exp(math.lgamma((dim + 1) / 2) - math.lgamma(dim / 2))
 
 
-def option_popsize(dim: int, popsize: int | None = None) -> float:
-    """pycma's ``popsize`` option for ``dim``: the value its formulas for ``maxiter`` and
-    ``tolstagnation`` (and IPOP's population sizes) are computed from. The default is the
-    unrounded ``4 + 3 ln D`` (``int`` of it is the population size); an explicit size is itself."""
-    return 4 + 3 * math.log(dim) if popsize is None else float(popsize)
-
-
 def stop_settings(dim: int, popsize: int | None = None) -> dict:
     """pycma's defaults of ``maxiter`` and ``tolstagnation`` for ``dim`` and the ``popsize``
     option (None: the default population)."""
-    pf = option_popsize(dim, popsize)
+    pf = base.option_popsize(dim, popsize)
     n = float(dim)
     return {
         "maxiter": int(100 + 150 * (n + 3) ** 2 // pf**0.5),

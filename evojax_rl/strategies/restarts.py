@@ -21,7 +21,6 @@ second run (or a second call of ``optimize``) with the same sizes reuses the com
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -36,7 +35,7 @@ def popsizes(dim: int, popsize: float | None = None, popsize_factor: float = 2.0
     """Population sizes of IPOP's first ``runs`` runs in dimension ``dim``, by pycma's rule:
     ``int(P0 * popsize_factor**k)`` for run ``k``, with ``P0 = 4 + 3 ln D`` unrounded (for
     ``popsize=None``) or the given first popsize."""
-    p0 = 4 + 3 * math.log(dim) if popsize is None else popsize
+    p0 = base.option_popsize(dim, popsize)
     # pycma: popsize0 * incpopsize**irun, then int(popsize + N**0.0 - 1).
     return tuple(int(p0 * popsize_factor**k + 1.0 - 1) for k in range(runs))
 
