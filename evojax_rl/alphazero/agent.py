@@ -64,7 +64,7 @@ def _act(policy, params, key, state):
 def _compiled(search_fn: Callable):
     """The jitted search and the act function (one object per search: compiled matches key on
     it)."""
-    return jax.jit(search_fn), functools.partial(_act, search_fn)
+    return mcts.jit(search_fn), functools.partial(_act, search_fn)
 
 
 @functools.lru_cache(maxsize=None)

@@ -100,10 +100,11 @@ def as_player(fn: Player) -> jax.tree_util.Partial:
     return fn if isinstance(fn, jax.tree_util.Partial) else jax.tree_util.Partial(fn)
 
 
-@jax.jit
+@mcts.jit
 def call_player(player, key, state):
-    """``player(key, state)`` compiled, with ``player`` (an ``as_player`` Partial) an argument:
-    every caller with the same player function and batch shares one compilation."""
+    """``player(key, state)`` compiled (as a search, ``mcts.jit``), with ``player`` (an
+    ``as_player`` Partial) an argument: every caller with the same player function and batch
+    shares one compilation."""
     return player(key, state).astype(jnp.int32)
 
 

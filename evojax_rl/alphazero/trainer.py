@@ -36,7 +36,7 @@ import numpy as np
 import optax
 from jax.sharding import PartitionSpec
 
-from evojax_rl import distributed
+from evojax_rl import distributed, mcts
 from evojax_rl.alphazero import evaluate as judge
 from evojax_rl.alphazero import game as games
 from evojax_rl.alphazero import learn, networks, perfect, replay, selfplay
@@ -169,7 +169,7 @@ def build(config: AlphaZeroConfig, game: games.Game) -> Iterations:
     if mesh is not None:  # every device runs the chunk on the whole state; see the docstring
         chunk = jax.shard_map(chunk, mesh=mesh, in_specs=PartitionSpec(),
                               out_specs=PartitionSpec(), check_vma=False)
-    return Iterations(init, jax.jit(chunk), devices)
+    return Iterations(init, mcts.jit(chunk), devices)  # self-play is searches: mcts.jit
 
 
 def program(config: AlphaZeroConfig) -> driver.Program:

@@ -2,7 +2,8 @@
 
 AlphaZero-style search (Silver et al. 2017) and Gumbel MuZero (Danihelka et al. 2022) on ``B``
 trees at once inside ``jit``, with masks of invalid actions at every node, subtree reuse, and
-AlphaGo's mixed leaf evaluation by rollouts. See ``policies`` for the entry points.
+AlphaGo's mixed leaf evaluation by rollouts. See ``policies`` for the entry points; ``jit``
+compiles a program that searches with the XLA options it runs fastest under on a CPU (``xla``).
 """
 
 from evojax_rl.mcts.action_selection import (  # noqa: F401
@@ -31,8 +32,10 @@ from evojax_rl.mcts.rollouts import (  # noqa: F401
 )
 from evojax_rl.mcts.search import search  # noqa: F401
 from evojax_rl.mcts.tree import SearchSummary, Tree, tree_nbytes  # noqa: F401
+from evojax_rl.mcts.xla import COMPILER_OPTIONS, jit  # noqa: F401
 
 __all__ = [
+    "COMPILER_OPTIONS",
     "GumbelMuZeroExtraData",
     "PolicyOutput",
     "RecurrentFnOutput",
@@ -40,6 +43,7 @@ __all__ = [
     "SearchSummary",
     "Tree",
     "get_subtree",
+    "jit",
     "make_rollout_fn",
     "mix_value",
     "root_with_rollouts",
