@@ -13,12 +13,18 @@
    judged time less its median iteration, and ``stable`` is also given without it.
 2. Self-play positions searched per second at equal batch (512) and simulations (32), one
    iteration's self-play (9 plies of every game, finished games included), compilation
-   excluded: ours (``selfplay.make_selfplay``) over the recipe's; the median ratio of 3
-   interleaved rounds, each compiled afresh (their spread is large).
+   excluded: ours (``selfplay.make_selfplay`` compiled by ``mcts.jit``, as the trainer compiles
+   it) over the recipe's as written (``jax.jit``'s defaults); the median ratio of 3 interleaved
+   rounds, each compiled afresh (their spread is large). Each round also times the recipe
+   compiled with the same options as ours (``mcts.COMPILER_OPTIONS``): that ratio is the two
+   searches' own code alone, a like-for-like figure that leaves out our choice of options.
 3. The preset as a user runs it: ``evojax-rl train tictactoe-alphazero`` as a whole process
-   (wall time, target under 60 s), then its final agent through ``load_agent``: lines lost
-   against the perfect player in both seats, games lost in 1000 against a uniform random
-   player (500 in each seat), and whether the run's last 5 evaluations were perfect.
+   from an empty compilation cache (wall time, target under 60 s), then its final agent
+   through ``load_agent``: lines lost against the perfect player in both seats, games lost in
+   1000 against a uniform random player (500 in each seat), and whether the run's last 5
+   evaluations were perfect.
+
+No run reads a persistent compilation cache: both trainers compile every run afresh.
 
 The last line is JSON with ``ours_s``, ``recipe_s``, ``ours_over_recipe`` (targets: at most
 0.5), ``selfplay_ours_over_recipe`` (target: at least 1.5) and the preset's figures.
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -41,6 +48,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# No persistent compilation cache in this process: every run of either trainer compiles afresh
+# (evojax_rl turns JAX's cache on when imported, and a warm cache would give ours, not the
+# recipe's, programs compiled by earlier runs). The preset's process gets an empty cache.
+os.environ["EVOJAX_RL_DISABLE_CACHE"] = "1"
+os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -48,6 +61,7 @@ import numpy as np  # noqa: E402
 import az_recipe  # noqa: E402
 from common import emit  # noqa: E402
 
+from evojax_rl import mcts  # noqa: E402
 from evojax_rl.alphazero import evaluate as judge  # noqa: E402
 from evojax_rl.alphazero import game as games  # noqa: E402
 from evojax_rl.alphazero import load_agent, perfect, selfplay, trainer  # noqa: E402
@@ -97,12 +111,13 @@ def run_recipe(seed: int, horizon: float, log) -> list[dict]:
 
 
 def ours_selfplay_positions_per_s(batch: int = 512, simulations: int = 32, repeats: int = 5) -> float:
-    """Positions searched per second by our jitted self-play (``batch * 9`` per call, median of
-    ``repeats`` calls after one compiling call; random initial parameters), as the recipe's."""
+    """Positions searched per second by our self-play as the trainer compiles it (``mcts.jit``;
+    ``batch * 9`` per call, median of ``repeats`` calls after one compiling call; random initial
+    parameters), as the recipe's."""
     config = PRESETS[PRESET].config
     module, apply_fn = trainer._network(config, GAME)
-    play = jax.jit(selfplay.make_selfplay(GAME, apply_fn, batch=batch, num_simulations=simulations,
-                                          opening_plies=config.opening_plies))
+    play = mcts.jit(selfplay.make_selfplay(GAME, apply_fn, batch=batch, num_simulations=simulations,
+                                           opening_plies=config.opening_plies))
     params = module.init(jax.random.key(0), np.zeros((1, *GAME.observation_shape), np.float32))
     jax.block_until_ready(play(params, jax.random.key(1)))  # compile
     times = []
@@ -113,18 +128,20 @@ def ours_selfplay_positions_per_s(batch: int = 512, simulations: int = 32, repea
     return batch * GAME.max_plies / float(np.median(times))
 
 
-def model_seconds(batch: int = 512, simulations: int = 32, repeats: int = 5) -> float:
+def model_seconds(batch: int = 512, simulations: int = 32, repeats: int = 5,
+                  compiler_options: dict | None = None) -> float:
     """The part of one self-play call that any implementation pays, whatever its search: the
     game's step and the network (the preset's MLP) on ``batch`` positions, ``(simulations + 1) *
     9`` times in a chain (each step's move depends on the last network output, so nothing is
-    hoisted or skipped). Median seconds of ``repeats`` calls after a compiling one. An estimate:
-    inside a search the same work can cost more (caches, threads)."""
+    hoisted or skipped), compiled with ``compiler_options``. Median seconds of ``repeats`` calls
+    after a compiling one. An estimate: inside a search the same work can cost more (caches,
+    threads)."""
     config = PRESETS[PRESET].config
     module, apply_fn = trainer._network(config, GAME)
     params = module.init(jax.random.key(0), np.zeros((1, *GAME.observation_shape), np.float32))
     start = games.init(GAME, jax.random.key(0), batch)
 
-    @jax.jit
+    @functools.partial(jax.jit, compiler_options=compiler_options)
     def chain(params, start):
         def body(_, carry):
             state, total = carry
@@ -149,12 +166,15 @@ def model_seconds(batch: int = 512, simulations: int = 32, repeats: int = 5) -> 
 
 
 def preset_end_to_end(log) -> dict:
-    """``evojax-rl train tictactoe-alphazero`` as a whole process, then its agent."""
+    """``evojax-rl train tictactoe-alphazero`` as a whole process, then its agent. The process
+    starts with an empty compilation cache, as a user's first run does."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "run")
         cli = [sys.executable, "-m", "evojax_rl.cli", "train", PRESET, "--out", out, "--no-progress"]
+        env = {k: v for k, v in os.environ.items() if k != "EVOJAX_RL_DISABLE_CACHE"}
+        env["EVOJAX_RL_CACHE_DIR"] = os.path.join(tmp, "cache")
         t = time.perf_counter()
-        proc = subprocess.run(cli, capture_output=True, text=True)
+        proc = subprocess.run(cli, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t
         if proc.returncode != 0:
             raise SystemExit(f"the preset failed: {proc.stderr.strip()}")
@@ -215,26 +235,37 @@ def main(argv=None) -> int:
 
     # Rounds, interleaved: each compiles afresh, and one compilation's speed can differ from the
     # next by 20% on this machine (seen: ours 0.40-0.49 s per call over three rounds), so a
-    # single round's ratio is not the figure.
+    # single round's ratio is not the figure. Each round times ours (compiled by mcts.jit, as
+    # the trainer compiles it), the recipe as written (jax.jit's defaults) and the recipe given
+    # the same compiler options (what is left is the two searches' own code).
     rounds = []
+    repeats = 3 if args.quick else 5
     for _ in range(1 if args.quick else 3):
-        ours_round = ours_selfplay_positions_per_s(repeats=3 if args.quick else 5)
-        recipe_round = az_recipe.selfplay_positions_per_s(repeats=3 if args.quick else 5)
-        rounds.append([round(ours_round), round(recipe_round), round(ours_round / recipe_round, 3)])
+        ours_round = ours_selfplay_positions_per_s(repeats=repeats)
+        recipe_round = az_recipe.selfplay_positions_per_s(repeats=repeats)
+        same_round = az_recipe.selfplay_positions_per_s(
+            repeats=repeats, compiler_options=mcts.COMPILER_OPTIONS)
+        rounds.append([round(ours_round), round(recipe_round), round(same_round),
+                       round(ours_round / recipe_round, 3), round(ours_round / same_round, 3)])
         print(f"self-play positions/s (batch 512, 32 simulations): ours {ours_round:,.0f}, "
-              f"recipe {recipe_round:,.0f} ({ours_round / recipe_round:.2f}x)")
-    ours_sp = float(np.median([r[0] for r in rounds]))
-    recipe_sp = float(np.median([r[1] for r in rounds]))
-    sp_ratio = float(np.median([r[2] for r in rounds]))
-    # Where a self-play call's time goes: the step and network work both pay (estimated by a
-    # chain of the same calls), and the rest, which is each one's search.
+              f"recipe {recipe_round:,.0f} ({ours_round / recipe_round:.2f}x), recipe with our "
+              f"compiler options {same_round:,.0f} ({ours_round / same_round:.2f}x)")
+    ours_sp, recipe_sp, same_sp, sp_ratio, same_ratio = (
+        float(np.median([r[i] for r in rounds])) for i in range(5))
+    # Where a self-play call goes: the step and network work both pay (estimated by a chain of
+    # the same calls, compiled as each self-play is), and the rest, which is each one's search.
     per_call = GAME.max_plies * 512
-    model_s = model_seconds(repeats=3 if args.quick else 5)
-    ours_rest, recipe_rest = per_call / ours_sp - model_s, per_call / recipe_sp - model_s
+    model_ours = model_seconds(repeats=repeats, compiler_options=mcts.COMPILER_OPTIONS)
+    model_default = model_seconds(repeats=repeats)
+    ours_rest = per_call / ours_sp - model_ours
+    recipe_rest = per_call / recipe_sp - model_default
+    same_rest = per_call / same_sp - model_ours
     print(f"one self-play call: ours {per_call / ours_sp:.3f} s, recipe {per_call / recipe_sp:.3f} "
-          f"s; of which game steps + network (a chain of the same calls) {model_s:.3f} s; the "
-          f"rest (search): ours {ours_rest:.3f} s, recipe {recipe_rest:.3f} s "
-          f"({recipe_rest / ours_rest:.2f}x)")
+          f"s (with our options {per_call / same_sp:.3f} s); of which game steps + network (a "
+          f"chain of the same calls) {model_ours:.3f} s with our options, {model_default:.3f} s "
+          f"without; the rest (search): ours {ours_rest:.3f} s, recipe {recipe_rest:.3f} s "
+          f"({recipe_rest / ours_rest:.2f}x), with our options {same_rest:.3f} s "
+          f"({same_rest / ours_rest:.2f}x)")
     runs = {"ours": {}, "recipe": {}}
     for seed in seeds:
         runs["ours"][seed] = stable(run_ours(seed, horizon, log))
@@ -276,8 +307,13 @@ def main(argv=None) -> int:
         "selfplay_recipe_per_s": round(recipe_sp),
         "selfplay_ours_over_recipe": round(sp_ratio, 3),
         "selfplay_rounds": rounds,
-        "selfplay_model_s": round(model_s, 4),
+        "selfplay_recipe_same_options_per_s": round(same_sp),
+        "selfplay_ours_over_recipe_same_options": round(same_ratio, 3),
+        "compiler_options": mcts.COMPILER_OPTIONS,
+        "selfplay_model_s": round(model_ours, 4),
+        "selfplay_model_default_options_s": round(model_default, 4),
         "selfplay_search_ours_over_recipe": round(recipe_rest / ours_rest, 3),
+        "selfplay_search_ours_over_recipe_same_options": round(same_rest / ours_rest, 3),
         "runs": runs,
     }
     if result["ours_first_s"] and result["recipe_first_s"]:
