@@ -72,6 +72,15 @@ def ert(hits: list, ends: list) -> float:
     return spent / solved if solved else float("inf")
 
 
+def empty_cache_env(cache_dir: str) -> dict:
+    """This process's environment for a subprocess that starts, as a user's first run, with an
+    empty persistent compilation cache at ``cache_dir`` (a new directory)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("EVOJAX_RL_DISABLE_CACHE", "JAX_COMPILATION_CACHE_DIR")}
+    env["EVOJAX_RL_CACHE_DIR"] = cache_dir
+    return env
+
+
 def emit(result: dict) -> None:
     """Print the result as the last line: one JSON object (with the machine added)."""
     result = dict(result)

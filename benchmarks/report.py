@@ -451,8 +451,9 @@ def rounds_text(r: dict) -> str:
     rounds = r.get("selfplay_rounds") or []
     if len(rounds) < 2:
         return ""
+    ratio = 3 if len(rounds[0]) > 3 else 2  # [ours, recipe, (same options,) ratio, ...]
     return (f"; the median of {len(rounds)} interleaved rounds, each compiled afresh, whose ratios "
-            f"were {', '.join(g(x[2]) for x in rounds)}")
+            f"were {', '.join(g(x[ratio]) for x in rounds)}")
 
 
 def alphazero_tictactoe(rec: dict) -> str:
@@ -473,7 +474,8 @@ its own replay of 4 iterations and 200 Adam steps per iteration) each train for
 iteration by the same test: the greedy {r['judge_simulations']}-simulation search of each loses
 no line against the perfect player over every optimal reply in both seats. Stable: the training
 time from which every later judgement (to the horizon) is perfect. Compilation: the first judged
-time less the run's median iteration. Seeds {', '.join(map(str, r['seeds']))}.
+time less the run's median iteration; no persistent compilation cache (each run compiles
+afresh). Seeds {', '.join(map(str, r['seeds']))}.
 
 {table(['trainer', 'seed', 'first perfect (s)', 'stable from (s)', 'stable from (iteration)',
         'compiling (s)', 'stable, after compiling (s)', 's per iteration', 'iterations'], rows)}
@@ -491,29 +493,42 @@ r['ours_over_recipe'])}); counted from the end of compiling: ours
 ('; ours is slower' if r['first_ours_over_recipe'] > 1 else '; ours is faster')}).
 
 Self-play positions searched per second (batch 512, 32 simulations, 9 plies of every game,
-compilation excluded): ours {g(r['selfplay_ours_per_s'])}, the recipe
+compilation excluded; ours compiled as its trainer compiles it, `mcts.jit`, the recipe as written,
+`jax.jit`'s defaults): ours {g(r['selfplay_ours_per_s'])}, the recipe
 {g(r['selfplay_recipe_per_s'])}: `selfplay_ours_over_recipe`
 **{g(r['selfplay_ours_over_recipe'])}** ({target('selfplay_ours_over_recipe',
 r['selfplay_ours_over_recipe'])}){rounds_text(r)}.
 """
-    if "selfplay_model_s" in r:
+    if "selfplay_ours_over_recipe_same_options" in r:
+        text += f"""
+Of that, our choice of XLA options (`mcts.COMPILER_OPTIONS`: {', '.join(
+f'`{k}={v}`' for k, v in r['compiler_options'].items())}, YNNPACK library calls for dots
+only) is part: the recipe compiled with the same options searches
+{g(r['selfplay_recipe_same_options_per_s'])} positions per second, and against it ours is
+**{g(r['selfplay_ours_over_recipe_same_options'])}x** (medians of the same rounds:
+{', '.join(g(x[4]) for x in r['selfplay_rounds'])}), the two searches' own code alone.
+"""
+    if "selfplay_model_default_options_s" in r:
         per_call = 9 * 512
         ours_call = per_call / r["selfplay_ours_per_s"]
         recipe_call = per_call / r["selfplay_recipe_per_s"]
         text += f"""
 Where a self-play call goes: ours {ours_call:.3f} s, the recipe {recipe_call:.3f} s; the game's
 steps and the network alone (the same {33 * 9} calls at batch 512 in a chain, work that any
-implementation pays) take {r['selfplay_model_s']:.3f} s, so the search's own part is
-{ours_call - r['selfplay_model_s']:.3f} s against {recipe_call - r['selfplay_model_s']:.3f} s
-(`selfplay_search_ours_over_recipe` {g(r['selfplay_search_ours_over_recipe'])}; an estimate: inside
-a search the same network calls can cost more than in a chain).
+implementation pays) take {r['selfplay_model_s']:.3f} s compiled with our options and
+{r['selfplay_model_default_options_s']:.3f} s without, so the search's own part is
+{ours_call - r['selfplay_model_s']:.3f} s against the recipe's
+{recipe_call - r['selfplay_model_default_options_s']:.3f} s
+(`selfplay_search_ours_over_recipe` {g(r['selfplay_search_ours_over_recipe'])}; with the same
+options {g(r['selfplay_search_ours_over_recipe_same_options'])}; an estimate: inside a search the
+same network calls can cost more than in a chain).
 """
     p = r.get("preset")
     if p:
         lost = ", ".join(f"{it}: {n}" for it, n in p["lost_lines_per_evaluation"])
         text += f"""
 The preset as a user runs it, `evojax-rl train tictactoe-alphazero`: **{g(p['process_seconds'])} s**
-for the whole process ({target('tictactoe_process_seconds', p['process_seconds'])}). Its final
+for the whole process from an empty compilation cache ({target('tictactoe_process_seconds', p['process_seconds'])}). Its final
 agent through `load_agent` ({p['agent_simulations']} simulations) lost **{p['lines_lost']}** of
 {p['lines']} lines against the perfect player in both seats and **{p['random']['loss']}** of
 {p['random_games']} games against a uniform random player (won {p['random']['win']}, drew
