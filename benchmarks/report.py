@@ -505,7 +505,7 @@ Of that, our choice of XLA options (`mcts.COMPILER_OPTIONS`: {', '.join(
 f'`{k}={v}`' for k, v in r['compiler_options'].items())}, YNNPACK library calls for dots
 only) is part: the recipe compiled with the same options searches
 {g(r['selfplay_recipe_same_options_per_s'])} positions per second, and against it ours is
-**{g(r['selfplay_ours_over_recipe_same_options'])}x** (medians of the same rounds:
+**{g(r['selfplay_ours_over_recipe_same_options'])}x** (its ratios in the same rounds:
 {', '.join(g(x[4]) for x in r['selfplay_rounds'])}), the two searches' own code alone.
 """
     if "selfplay_model_default_options_s" in r:

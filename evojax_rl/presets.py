@@ -205,9 +205,8 @@ PRESETS: dict[str, Preset] = {
             opening_plies=4,
             replay_window=4,
             batch_size=512,
-            updates=128,
+            updates=200,
             learning_rate=1e-3,
-            learning_rate_end=1e-4,
             iterations=21,
             chunk=3,
             eval_games=100,
@@ -215,8 +214,8 @@ PRESETS: dict[str, Preset] = {
             eval_opponents=("random", "previous", "perfect"),
         ),
         "AlphaZero (Gumbel MuZero, 32 simulations; 64 when judged) on pgx tic-tac-toe, MLP "
-        "128x2, 512 self-play games per iteration (0-4 random opening plies), 21 iterations with "
-        "a cosine learning rate, judged every 3 against random, "
+        "128x2, 512 self-play games per iteration (0-4 random opening plies), 21 iterations of "
+        "200 Adam steps, judged every 3 against random, "
         "the previous parameters and a perfect player (needs the [games] extra).",
         None, None,
         "perfect play: its agent lost no line against the perfect player over all its optimal "

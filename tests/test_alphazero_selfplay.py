@@ -180,11 +180,14 @@ def test_replay_keeps_the_last_window_in_order():
     sample = lambda state, key: jax.tree.map(  # noqa: E731
         lambda x: x.reshape((-1, *x.shape[2:])), many(state, jax.random.split(key, 20)))
     state = replay.init(jax.tree.map(lambda x: x[0], _iteration(0)))
+    # Nothing valid stored yet: the draw is of the (invalid) storage, which the loss ignores.
+    assert not np.asarray(sample(state, jax.random.key(5)).valid).any()
     state = add(state, _iteration(1))
     np.testing.assert_array_equal(replay.contents(state).value, [10, 11, 12])
-    # Before the ring is full, sampling draws only the written part (never the zero storage).
+    # Before the ring is full, sampling draws only the written valid positions (never the zero
+    # storage, never the padding 11).
     drawn = sample(state, jax.random.key(0))
-    assert drawn.value.shape == (120,) and set(np.asarray(drawn.value)) == {10.0, 11.0, 12.0}
+    assert drawn.value.shape == (120,) and set(np.asarray(drawn.value)) == {10.0, 12.0}
     for i in (2, 3):
         state = add(state, _iteration(i))
     stored = replay.contents(state)
@@ -193,10 +196,11 @@ def test_replay_keeps_the_last_window_in_order():
     np.testing.assert_array_equal(stored.valid, [True, False, True] * 2)
     assert int(replay.size(state)) == 6
     drawn = sample(state, jax.random.key(1))
-    assert set(np.asarray(drawn.value)) == {20.0, 21.0, 22.0, 30.0, 31.0, 32.0}
-    # Each drawn position comes whole: its fields belong together, invalid stays invalid.
+    assert set(np.asarray(drawn.value)) == {20.0, 22.0, 30.0, 32.0}  # every valid one, no padding
+    # Each drawn position comes whole: its fields belong together.
     np.testing.assert_array_equal(np.asarray(drawn.policy)[:, 0], np.asarray(drawn.value))
-    np.testing.assert_array_equal(np.asarray(drawn.valid), np.asarray(drawn.value) % 10 != 1)
+    np.testing.assert_array_equal(np.asarray(drawn.observation)[:, 1], -np.asarray(drawn.value))
+    assert np.asarray(drawn.valid).all()
     with pytest.raises(ValueError, match="add takes per_iteration=3 samples, got 2"):
         replay.add(state, jax.tree.map(lambda x: x[:2], _iteration(4)))
     with pytest.raises(ValueError, match="batch_size must be an int from 1 to 6, got 7"):
