@@ -220,7 +220,8 @@ PRESETS: dict[str, Preset] = {
         None, None,
         "perfect play: its agent lost no line against the perfect player over all its optimal "
         "replies in both seats and no game in 1000 against random, perfect from iteration 6; "
-        "56-60 s as a whole process on 2 CPU cores (benchmarks/alphazero_tictactoe.py).",
+        "48 s as a whole process from an empty compilation cache on 2 CPU cores "
+        "(benchmarks/alphazero_tictactoe.py).",
     ),
     "connect4-alphazero": Preset(
         AlphaZeroConfig(
@@ -247,8 +248,8 @@ PRESETS: dict[str, Preset] = {
         "random, pure MCTS with 200 random-rollout simulations and the previous parameters "
         "(needs the [games] extra).",
         None, None,
-        "after 200 iterations (~13 min on 2 CPU cores) its agent won 99% of 400 games against "
-        "random and scored 0.87 against pure MCTS with 200 random-rollout simulations "
+        "after 200 iterations (~12 min on 2 CPU cores) its agent won 99.5% of 400 games against "
+        "random and scored 0.81 against pure MCTS with 200 random-rollout simulations "
         "(benchmarks/alphazero_connect4.py; the curve is in BENCHMARKS.md).",
     ),
 }
