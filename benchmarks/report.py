@@ -469,7 +469,8 @@ def alphazero_tictactoe(rec: dict) -> str:
 Like for like: our `tictactoe-alphazero` training and a pgx + mctx + flax + optax recipe
 (`benchmarks/az_recipe.py`: the same game, Gumbel MuZero with 32 simulations, MLP 128x2, 512
 self-play games per iteration, the preset's 0-{r.get('opening_plies', 2)} random opening plies;
-its own replay of 4 iterations and 200 Adam steps per iteration) each train for
+its own replay of 4 iterations and 200 Adam steps of 512 valid positions per iteration at
+1e-3, the preset's learner settings since 2026-11-29) each train for
 {g(r['horizon_s'])} s (compilation included, judging excluded) and are judged after every
 iteration by the same test: the greedy {r['judge_simulations']}-simulation search of each loses
 no line against the perfect player over every optimal reply in both seats. Stable: the training
