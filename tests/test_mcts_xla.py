@@ -57,3 +57,6 @@ def test_options_reach_xla():
 def test_caller_options_merge():
     assert mcts.jit(lambda x: x + 1, compiler_options={"xla_cpu_enable_fast_math": False})(
         jnp.ones(3)).tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(TypeError, match="compiler_options must be a dict of XLA option names "
+                                        "to values, got 'fast'"):
+        mcts.jit(lambda x: x, compiler_options="fast")

@@ -29,5 +29,8 @@ COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE
 def jit(fun: Callable, **kwargs: Any):
     """``jax.jit(fun, **kwargs)`` compiled with ``COMPILER_OPTIONS`` (a ``compiler_options``
     argument of the caller's is merged over them)."""
-    options = {**COMPILER_OPTIONS, **(kwargs.pop("compiler_options", None) or {})}
-    return jax.jit(fun, compiler_options=options, **kwargs)
+    extra = kwargs.pop("compiler_options", None) or {}
+    if not isinstance(extra, dict):
+        raise TypeError("compiler_options must be a dict of XLA option names to values, got "
+                        f"{extra!r}.")
+    return jax.jit(fun, compiler_options={**COMPILER_OPTIONS, **extra}, **kwargs)
