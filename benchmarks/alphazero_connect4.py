@@ -1,11 +1,11 @@
 """The connect4-alphazero preset end to end: time, the curve, and its final agent's strength.
 
 Runs ``evojax-rl train connect4-alphazero`` as a whole process from an empty compilation cache
-(target: within 30 minutes on this machine), keeps its curve (the evaluations logged every 20 iterations: win/draw/loss against
-a uniform random player, pure MCTS with 200 random-rollout simulations, and the previous
-parameters), then judges the final agent through ``load_agent`` on more games than the run's
-evaluations use: ``--games`` against random and ``--mcts-games`` against pure MCTS (200
-simulations), half in each seat. Targets: at least 95% wins against random and a score (wins
+(target: within 30 minutes on this machine), keeps its curve (the evaluations logged every 20
+iterations: win/draw/loss against a uniform random player, pure MCTS with 200 random-rollout
+simulations, and the previous parameters), then judges the final agent through ``load_agent``
+on more games than the run's evaluations use: ``--games`` against random and ``--mcts-games``
+against pure MCTS (200 simulations), half in each seat. Targets: at least 95% wins against random and a score (wins
 plus half the draws) above 50% against pure MCTS.
 
 The last line is JSON with ``process_seconds``, ``random`` and ``mcts`` (win/draw/loss counts),
@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import jax  # noqa: E402
 
-from common import emit, empty_cache_env  # noqa: E402
+from common import emit, cache_env  # noqa: E402
 
 from evojax_rl.alphazero import evaluate as judge  # noqa: E402
 from evojax_rl.alphazero import load_agent  # noqa: E402
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
             cli += ["--iterations", str(iterations)]
         t = time.perf_counter()
         proc = subprocess.run(cli, capture_output=True, text=True,
-                              env=empty_cache_env(os.path.join(tmp, "cache")))
+                              env=cache_env(os.path.join(tmp, "cache")))
         wall = time.perf_counter() - t
         if proc.returncode != 0:
             raise SystemExit(f"the preset failed: {proc.stderr.strip()}")

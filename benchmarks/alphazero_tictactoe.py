@@ -59,7 +59,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import az_recipe  # noqa: E402
-from common import emit, empty_cache_env  # noqa: E402
+from common import emit, cache_env  # noqa: E402
 
 from evojax_rl import mcts  # noqa: E402
 from evojax_rl.alphazero import evaluate as judge  # noqa: E402
@@ -173,7 +173,7 @@ def preset_end_to_end(log) -> dict:
         cli = [sys.executable, "-m", "evojax_rl.cli", "train", PRESET, "--out", out, "--no-progress"]
         t = time.perf_counter()
         proc = subprocess.run(cli, capture_output=True, text=True,
-                              env=empty_cache_env(os.path.join(tmp, "cache")))
+                              env=cache_env(os.path.join(tmp, "cache")))
         wall = time.perf_counter() - t
         if proc.returncode != 0:
             raise SystemExit(f"the preset failed: {proc.stderr.strip()}")

@@ -72,12 +72,16 @@ def ert(hits: list, ends: list) -> float:
     return spent / solved if solved else float("inf")
 
 
-def empty_cache_env(cache_dir: str) -> dict:
-    """This process's environment for a subprocess that starts, as a user's first run, with an
-    empty persistent compilation cache at ``cache_dir`` (a new directory)."""
+def cache_env(cache_dir: str | None) -> dict:
+    """This process's environment for a subprocess, with evojax_rl's persistent compilation cache
+    at ``cache_dir`` (a new directory: an empty cache, as a user's first run) or, with ``None``,
+    disabled; any cache setting of this process is dropped."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("EVOJAX_RL_DISABLE_CACHE", "JAX_COMPILATION_CACHE_DIR")}
-    env["EVOJAX_RL_CACHE_DIR"] = cache_dir
+    if cache_dir is None:
+        env["EVOJAX_RL_DISABLE_CACHE"] = "1"
+    else:
+        env["EVOJAX_RL_CACHE_DIR"] = cache_dir
     return env
 
 

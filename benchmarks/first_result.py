@@ -135,14 +135,9 @@ CASES = ("pycma", "optimize_cold", "optimize_warm", "optimize_nocache", "train_c
 
 
 def child_env(src: str, cache_dir: str | None) -> dict:
-    env = dict(os.environ)
+    """``common.cache_env(cache_dir)`` importing evojax_rl from ``src``."""
+    env = common.cache_env(cache_dir)
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.pop("EVOJAX_RL_DISABLE_CACHE", None)
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    if cache_dir is None:
-        env["EVOJAX_RL_DISABLE_CACHE"] = "1"
-    else:
-        env["EVOJAX_RL_CACHE_DIR"] = cache_dir
     return env
 
 
