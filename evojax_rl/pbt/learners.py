@@ -75,7 +75,8 @@ def es_learner(env: str = "Pendulum-v1", *, hidden=(16, 16), popsize: int = 32,
 
     def init(key, h):
         x0 = policy.init(key)
-        es = strategy.init(key, x0, sigma=h["sigma"], learning_rate=h["learning_rate"])
+        es = strategy.init(jax.random.fold_in(key, 1), x0, sigma=h["sigma"],
+                           learning_rate=h["learning_rate"])
         return ESMember(es, obs_norm.init(obs_shape))
 
     def step(m: ESMember, h, key):
