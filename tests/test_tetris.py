@@ -22,35 +22,38 @@ W, H, K = game.WIDTH, game.HEIGHT, game.K
 # ---- the reference ------------------------------------------------------------------------
 
 
-def grid_of(board) -> np.ndarray:
-    """bool[20, 10] (row 0 at the bottom) from column masks."""
+def grid_of(board, height=H) -> np.ndarray:
+    """bool[height, 10] (row 0 at the bottom) from column masks."""
     b = np.asarray(board, np.int64)
-    return np.array([[(b[c] >> r) & 1 for c in range(W)] for r in range(H)], bool)
+    return np.array([[(b[c] >> r) & 1 for c in range(W)] for r in range(height)], bool)
 
 
 def board_of(grid) -> np.ndarray:
-    return np.array([sum(int(grid[r, c]) << r for r in range(H)) for c in range(W)], np.int32)
+    return np.array([sum(int(grid[r, c]) << r for r in range(len(grid))) for c in range(W)], np.int32)
 
 
 def ref_place(grid, cells, col):
-    """Drop ``cells`` (x, y) at column ``col`` from above: ``(grid', lines, valid)``."""
-    tall = np.zeros((H + 8, W), bool)
-    tall[:H] = grid
-    y = H + 4
+    """Drop ``cells`` (x, y) at column ``col`` from above onto ``grid`` (``bool[height, 10]``:
+    the board has as many rows): ``(grid', lines, valid)``."""
+    height = len(grid)
+    tall = np.zeros((height + 8, W), bool)
+    tall[:height] = grid
+    y = height + 4
     while y > 0 and not any(tall[y - 1 + dy, col + dx] for dx, dy in cells):
         y -= 1
     for dx, dy in cells:
         tall[y + dy, col + dx] = True
-    valid = not tall[H:].any()
-    rows = [r for r in range(H + 8) if not tall[r].all()]
-    lines = H + 8 - len(rows)
+    valid = not tall[height:].any()
+    rows = [r for r in range(height + 8) if not tall[r].all()]
+    lines = height + 8 - len(rows)
     out = np.zeros_like(tall)
     out[: len(rows)] = tall[rows]
-    return out[:H], lines, valid
+    return out[:height], lines, valid
 
 
 def ref_features(grid) -> np.ndarray:
-    h = np.array([max([r + 1 for r in range(H) if grid[r, c]], default=0) for c in range(W)])
+    rows = len(grid)
+    h = np.array([max([r + 1 for r in range(rows) if grid[r, c]], default=0) for c in range(W)])
     holes = sum(int(not grid[r, c]) for c in range(W) for r in range(h[c]))
     return np.concatenate([h, np.abs(np.diff(h)), [h.max(), holes, 1]]).astype(np.float32)
 
@@ -64,13 +67,14 @@ def slots(piece):
     return out
 
 
-def random_boards(rng, n):
-    """Boards with no full row: half random fill (holes, overhangs), half a stack of rows full
-    but for a well column and now and then a second cell (so that pieces clear lines)."""
+def random_boards(rng, n, height=H):
+    """Boards (``bool[height, 10]``) with no full row: half random fill (holes, overhangs), half
+    a stack of rows full but for a well column and now and then a second cell (so that pieces
+    clear lines)."""
     grids = []
     for i in range(n):
-        rows = rng.integers(0, H)
-        g = np.zeros((H, W), bool)
+        rows = rng.integers(0, height)
+        g = np.zeros((height, W), bool)
         if i % 2:
             g[:rows] = rng.random((rows, W)) < rng.uniform(0.2, 0.8)
         else:
@@ -79,7 +83,7 @@ def random_boards(rng, n):
             for r in range(rows):
                 if rng.random() < 0.3:
                     g[r, rng.integers(W)] = False
-        for r in range(H):
+        for r in range(height):
             if g[r].all():
                 g[r, rng.integers(W)] = False
         grids.append(g)
@@ -196,13 +200,19 @@ def test_a_piece_sticking_out_is_invalid_even_when_it_would_complete_a_row():
 # ---- the compiled game against the reference on random boards --------------------------------
 
 
-def test_afterstates_and_features_equal_the_reference_on_random_boards():
+@pytest.mark.parametrize("height", [H, 10])
+def test_afterstates_and_features_equal_the_reference_on_random_boards(height):
     rng = np.random.default_rng(0)
-    grids = random_boards(rng, 48)
+    grids = random_boards(rng, 48 if height == H else 96, height)  # enough to clear 1-4 rows
     boards = jnp.asarray(np.stack([board_of(g) for g in grids]))
     pieces = jnp.asarray(np.arange(len(grids)) % game.NUM_PIECES, jnp.int32)
-    a = jax.device_get(jax.jit(jax.vmap(game.afterstates))(boards, pieces))
-    s = jax.device_get(jax.jit(jax.vmap(features.afterstate_features))(boards, pieces))
+    on_board = lambda f: jax.jit(jax.vmap(lambda b, p: f(b, p, height)))  # noqa: E731
+    a = jax.device_get(on_board(game.afterstates)(boards, pieces))
+    s = jax.device_get(on_board(features.afterstate_features)(boards, pieces))
+    v = jax.device_get(jax.jit(jax.vmap(
+        lambda b, p: features.afterstate_values(b, p, GOOD, height)))(boards, pieces))
+    np.testing.assert_array_equal(v[2], a.valid)  # the hot loop's own validity rule
+    np.testing.assert_array_equal(np.where(a.valid, v[1], 0), np.where(a.valid, a.lines, 0))
     total_lines = 0
     for i, g in enumerate(grids):
         p = int(pieces[i])
@@ -211,7 +221,7 @@ def test_afterstates_and_features_equal_the_reference_on_random_boards():
             assert a.valid[i, k] == valid and a.lines[i, k] == lines
             assert s.valid[i, k] == valid and s.lines[i, k] == lines
             if valid:
-                assert np.array_equal(grid_of(a.boards[i, k]), want)
+                assert np.array_equal(grid_of(a.boards[i, k], height), want)
                 np.testing.assert_array_equal(s.features[i, k], ref_features(want))
                 total_lines += lines
         assert not np.any(a.valid[i, len(slots(p)):])
@@ -320,9 +330,10 @@ def test_trainer_config_policy_is_checked_in_one_sentence():
 GOOD = np.array([0] * 10 + [-1] * 9 + [-1, -10, 0], np.float32)
 
 
-def ref_game(weights, pieces):
-    """The reference plays a piece sequence greedily: (lines, pieces placed, over)."""
-    grid = np.zeros((H, W), bool)
+def ref_game(weights, pieces, height=H):
+    """The reference plays a piece sequence greedily on a board of ``height`` rows: (lines,
+    pieces placed, over)."""
+    grid = np.zeros((height, W), bool)
     lines = 0
     for n, p in enumerate(pieces):
         best = None
@@ -338,17 +349,21 @@ def ref_game(weights, pieces):
     return lines, len(pieces), False
 
 
-def test_play_equals_the_reference_game_and_stops_at_game_over():
+@pytest.mark.parametrize("height", [H, 10])
+def test_play_equals_the_reference_game_and_stops_at_game_over(height):
     key = jax.random.key(3)
     cap = 150
-    out = jax.device_get(play.play(GOOD, key, 2, max_pieces=cap))
+    out = jax.device_get(play.play(GOOD, key, 2, max_pieces=cap, height=height))
     for g, k in enumerate(jax.random.split(key, 2)):
         seq = np.asarray(game.random_piece(jax.random.fold_in(k, 0), (play.BLOCK,)))
         seq = np.concatenate([seq, np.asarray(game.random_piece(jax.random.fold_in(k, 1), (play.BLOCK,))),
                               np.asarray(game.random_piece(jax.random.fold_in(k, 2), (play.BLOCK,)))])
-        lines, n, over = ref_game(GOOD, seq[:cap])
+        lines, n, over = ref_game(GOOD, seq[:cap], height)
         assert (int(out.lines[g]), int(out.pieces[g]), bool(out.over[g])) == (lines, n, over)
-    assert out.lines.min() > 20  # the weights do clear lines
+    if height == H:
+        assert out.lines.min() > 20  # the weights do clear lines
+    else:  # on 10 rows the same weights clear lines, then lose before the cap: game over is checked
+        assert out.lines.min() > 5 and out.over.all()
     # A policy that stacks pieces as high as it can loses within a few dozen pieces; uncapped,
     # every game ends.
     bad = np.zeros(22, np.float32)
@@ -365,3 +380,6 @@ def test_play_takes_a_weight_per_game_and_rejects_bad_input():
         play.play(w, jax.random.key(0), 3)
     with pytest.raises(ValueError, match="max_pieces"):
         play.play(GOOD, jax.random.key(0), 1, max_pieces=0)
+    for bad in (3, 21, 10.0, True):
+        with pytest.raises(ValueError, match=rf"^height must be an int from 4 to 20 \(board rows\), got {bad!r}\.$"):
+            play.play(GOOD, jax.random.key(0), 1, height=bad)

@@ -55,11 +55,12 @@ class Columns(NamedTuple):
     valid: jax.Array
 
 
-def afterstate_columns(board: jax.Array, piece: jax.Array) -> Columns:
+def afterstate_columns(board: jax.Array, piece: jax.Array, height: int = game.HEIGHT) -> Columns:
     """Heights, holes, lines and validity of every afterstate of ``piece`` (``int32[]``) on
-    ``board`` (``int32[10]``, no full row); ``[10, K]`` integer work, no cleared board built."""
+    ``board`` (``int32[10]``, no full row) of ``height`` rows; ``[10, K]`` integer work, no
+    cleared board built."""
     board = jnp.asarray(board, jnp.int32)
-    ld = game.landing(board, piece)
+    ld = game.landing(board, piece, height)
     top = game.top_row(ld.placed & ~ld.full[None, :])  # the highest cell that stays (-1: none)
     under = jax.lax.population_count(ld.full[None, :] & ((1 << jnp.maximum(top, 0)) - 1))
     heights = top + 1 - under  # [10, K]
@@ -88,10 +89,10 @@ class Scored(NamedTuple):
     valid: jax.Array
 
 
-def afterstate_features(board: jax.Array, piece: jax.Array) -> Scored:
-    """The features of every afterstate of ``piece`` on ``board``: equal to
-    ``features(game.afterstates(board, piece).boards)`` where valid, for less work."""
-    c = afterstate_columns(board, piece)
+def afterstate_features(board: jax.Array, piece: jax.Array, height: int = game.HEIGHT) -> Scored:
+    """The features of every afterstate of ``piece`` on ``board`` (of ``height`` rows): equal
+    to ``features(game.afterstates(board, piece, height).boards)`` where valid, for less work."""
+    c = afterstate_columns(board, piece, height)
     return Scored(_table(c.heights, c.holes), c.lines, c.valid)
 
 
@@ -101,9 +102,11 @@ def values(feats: jax.Array, weights: jax.Array) -> jax.Array:
     return weighted_sum(feats, weights)
 
 
-def afterstate_values(board: jax.Array, piece: jax.Array, weights: jax.Array):
+def afterstate_values(board: jax.Array, piece: jax.Array, weights: jax.Array,
+                      height: int = game.HEIGHT):
     """``(values f32[K], lines int32[K], valid bool[K])``: the linear evaluation of every
-    afterstate (the same numbers as ``values(afterstate_features(...).features, weights)``).
+    afterstate on a board of ``height`` rows (the same numbers as
+    ``values(afterstate_features(...).features, weights)``).
 
     Written column by column over ``[K]`` vectors, the maximum and the AND over the columns
     unrolled, so that XLA fuses the whole evaluation into one vectorised loop over the slots
@@ -132,5 +135,5 @@ def afterstate_values(board: jax.Array, piece: jax.Array, weights: jax.Array):
     diffs = [jnp.abs(heights[c + 1] - heights[c]) for c in range(game.WIDTH - 1)]
     terms = heights + diffs + [game.elementwise_max(heights), holes, jnp.ones_like(holes)]
     reach = y + jnp.asarray(game.SLOT_HEIGHT)[piece]
-    valid = jnp.asarray(game.SLOT_USED)[piece] & (reach <= game.HEIGHT)
+    valid = jnp.asarray(game.SLOT_USED)[piece] & (reach <= height)
     return weighted_sum(terms, weights), lines, valid

@@ -1,7 +1,8 @@
 """Tetris as column bitboards: the seven tetrominoes, their placements, every afterstate at once.
 
 The game is the one of the Tetris learning literature (Bertsekas & Tsitsiklis 1996; Szita &
-Lorincz 2006): a board ``WIDTH = 10`` columns wide and ``HEIGHT = 20`` rows high; a piece is
+Lorincz 2006): a board ``WIDTH = 10`` columns wide and ``HEIGHT = 20`` rows high (or any ``height``
+from 4 to 20: the learning literature also uses 10 x 10, where games are short); a piece is
 dropped straight down in a chosen rotation and column (no sliding under overhangs, no path:
 every rotation and column is reachable); full rows are cleared and the rows above move down.
 
@@ -22,8 +23,8 @@ Rules (the ones chosen here; implementations differ, so they are spelled out):
 - A piece lands where its first cell meets a filled cell or the floor, dropped from above the
   board in its column: ``y = max(0, max_c(height[c] - bottom[c]))`` over its columns, where
   ``bottom[c]`` is the row offset of the piece's lowest cell in column ``c``.
-- A placement is *valid* when the landed piece lies inside the 20 rows (``y + piece height <=
-  20``), judged before any row is cleared: a piece that would stick out above the board is not
+- A placement is *valid* when the landed piece lies inside the board's rows (``y + piece
+  height <= height``, 20 by default), judged before any row is cleared: a piece that would stick out above the board is not
   saved by the rows it completes.
 - The game is over when the new piece has no valid placement.
 - Lines: the rows that are full once the piece has landed (1 to 4, adjacent or not: only the
@@ -43,7 +44,8 @@ import jax.numpy as jnp
 import numpy as np
 
 WIDTH = 10
-HEIGHT = 20
+HEIGHT = 20  # the default board height, and the tallest board
+MIN_HEIGHT = 4  # a vertical I needs four rows
 ROWS = (1 << HEIGHT) - 1  # the 20 row bits of a column mask
 NUM_PIECES = 7
 K = 34  # slots per piece: the most placements any piece has (T, L, J)
@@ -166,9 +168,19 @@ def elementwise_max(xs):
     return out
 
 
-def landing(board: jax.Array, piece: jax.Array) -> Landing:
-    """Every slot of ``piece`` (``int32[]``, 0..6) dropped on ``board`` (``int32[10]``),
-    vectorised over the ``K`` slots as ``[10, K]`` integer operations.
+def check_height(height) -> int:
+    """``height`` as an int; anything but an int from ``MIN_HEIGHT`` to ``HEIGHT`` raises
+    ``ValueError`` in one sentence."""
+    if isinstance(height, bool) or not isinstance(height, (int, np.integer)) or not (
+            MIN_HEIGHT <= height <= HEIGHT):
+        raise ValueError(f"height must be an int from {MIN_HEIGHT} to {HEIGHT} (board rows), "
+                         f"got {height!r}.")
+    return int(height)
+
+
+def landing(board: jax.Array, piece: jax.Array, height: int = HEIGHT) -> Landing:
+    """Every slot of ``piece`` (``int32[]``, 0..6) dropped on ``board`` (``int32[10]``) of
+    ``height`` rows, vectorised over the ``K`` slots as ``[10, K]`` integer operations.
 
     The landing rows and the full rows are reductions over the columns: XLA's CPU backend
     writes them out, and what follows reads them. (Written as an unrolled maximum and AND over
@@ -183,7 +195,7 @@ def landing(board: jax.Array, piece: jax.Array) -> Landing:
     y = jnp.maximum(jnp.max(heights[:, None] - bottom, axis=0), 0)  # [K]
     placed = board[:, None] | (bits << y[None, :])  # [10, K]
     full = jax.lax.reduce(placed, np.int32(ROWS), jax.lax.bitwise_and, (0,))  # [K]
-    valid = jnp.asarray(SLOT_USED)[piece] & (y + jnp.asarray(SLOT_HEIGHT)[piece] <= HEIGHT)
+    valid = jnp.asarray(SLOT_USED)[piece] & (y + jnp.asarray(SLOT_HEIGHT)[piece] <= height)
     return Landing(y, placed, full, valid)
 
 
@@ -200,9 +212,10 @@ def clear(placed: jax.Array, full: jax.Array, y: jax.Array) -> jax.Array:
     return placed
 
 
-def place(board: jax.Array, piece: jax.Array, slot: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Drop ``piece`` at ``slot`` (``int32[]``) on ``board``: ``(board' int32[10], lines int32[],
-    valid bool[])`` (``board'`` is unspecified when not valid)."""
+def place(board: jax.Array, piece: jax.Array, slot: jax.Array,
+          height: int = HEIGHT) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Drop ``piece`` at ``slot`` (``int32[]``) on ``board`` of ``height`` rows: ``(board'
+    int32[10], lines int32[], valid bool[])`` (``board'`` is unspecified when not valid)."""
     board = jnp.asarray(board, jnp.int32)
     piece = jnp.asarray(piece, jnp.int32)
     slot = jnp.asarray(slot, jnp.int32)
@@ -213,13 +226,14 @@ def place(board: jax.Array, piece: jax.Array, slot: jax.Array) -> tuple[jax.Arra
     full = placed[0] & ROWS
     for c in range(1, WIDTH):
         full = full & placed[c]
-    valid = jnp.asarray(SLOT_USED)[piece, slot] & (y + jnp.asarray(SLOT_HEIGHT)[piece, slot] <= HEIGHT)
+    valid = jnp.asarray(SLOT_USED)[piece, slot] & (y + jnp.asarray(SLOT_HEIGHT)[piece, slot] <= height)
     return clear(placed, full, y), jax.lax.population_count(full), valid
 
 
-def afterstates(board: jax.Array, piece: jax.Array) -> Afterstates:
-    """Every placement of ``piece`` on ``board`` with its clear (``[K, 10]`` boards)."""
-    ld = landing(board, piece)
+def afterstates(board: jax.Array, piece: jax.Array, height: int = HEIGHT) -> Afterstates:
+    """Every placement of ``piece`` on ``board`` of ``height`` rows with its clear (``[K, 10]``
+    boards)."""
+    ld = landing(board, piece, height)
     boards = clear(ld.placed.T, ld.full, ld.y)
     return Afterstates(boards, jax.lax.population_count(ld.full), ld.valid)
 

@@ -3,7 +3,8 @@
 ``play(weights, key, games)`` plays ``games`` independent games with the policy that places each
 piece at the valid slot whose afterstate has the highest value ``features @ weights`` (ties: the
 lowest slot), until every game is over: a ``lax.while_loop`` with no step limit (``max_pieces``
-sets one if wanted). Finished games stop counting while the others go on. ``weights`` is
+sets one if wanted; ``height`` the board's rows, 20 by default). Finished games stop counting
+while the others go on. ``weights`` is
 ``f32[22]`` (one policy for every game) or ``f32[games, 22]`` (a policy per game: a population).
 
 Pieces: game ``g`` draws its pieces in blocks of ``BLOCK`` from ``fold_in(key_g, block)``
@@ -46,21 +47,21 @@ class _Carry(NamedTuple):
     block: jax.Array  # int32[]: blocks of pieces drawn so far
 
 
-def choose(board, piece, weights):
+def choose(board, piece, weights, height: int = game.HEIGHT):
     """``(slot int32[], any_valid bool[])``: the slot the policy picks for ``piece`` on
-    ``board`` (the first of the best valid ones; two plain reductions, which XLA's CPU backend
-    runs several times faster than ``argmax``); for one board (``vmap`` it)."""
-    v, _, valid = features.afterstate_values(board, piece, weights)
+    ``board`` of ``height`` rows (the first of the best valid ones; two plain reductions, which
+    XLA's CPU backend runs several times faster than ``argmax``); for one board (``vmap`` it)."""
+    v, _, valid = features.afterstate_values(board, piece, weights, height)
     v = jnp.where(valid, v, -jnp.inf)
     best = jnp.max(v)
     # Any valid slot has a finite value (non-finite weights end the game, as no valid slot).
     return game.first_index(v == best), best > -jnp.inf
 
 
-def _turn(weights, c: _Carry, piece, max_pieces) -> _Carry:
+def _turn(weights, c: _Carry, piece, max_pieces, height: int) -> _Carry:
     """Every game still going places ``piece`` (``int32[G]``)."""
-    slot, ok = jax.vmap(choose)(c.board, piece, weights)
-    board, lines, _ = jax.vmap(game.place)(c.board, piece, slot)
+    slot, ok = jax.vmap(choose, in_axes=(0, 0, 0, None))(c.board, piece, weights, height)
+    board, lines, _ = jax.vmap(game.place, in_axes=(0, 0, 0, None))(c.board, piece, slot, height)
     going = ~c.over & (c.pieces < max_pieces)
     live = going & ok
     return c._replace(board=jnp.where(live[:, None], board, c.board),
@@ -72,10 +73,10 @@ def _turn(weights, c: _Carry, piece, max_pieces) -> _Carry:
 NO_LIMIT = 2**31 - 1
 
 
-@functools.partial(jax.jit, static_argnames=("games",))
-def _play(weights, key, games, max_pieces):
+@functools.partial(jax.jit, static_argnames=("games", "height"))
+def _play(weights, key, games, max_pieces, height=game.HEIGHT):
     """``weights f32[games, 22]``, ``max_pieces int32[]`` (``NO_LIMIT``: none; traced, so that
-    every limit runs the same compiled program)."""
+    every limit runs the same compiled program), ``height`` the board's rows."""
     keys = jax.random.split(key, games)
 
     def going(c):
@@ -86,7 +87,7 @@ def _play(weights, key, games, max_pieces):
 
         def step(ic):
             i, c = ic
-            return i + 1, _turn(weights, c, pieces[:, i], max_pieces)
+            return i + 1, _turn(weights, c, pieces[:, i], max_pieces, height)
 
         _, c = jax.lax.while_loop(lambda ic: (ic[0] < BLOCK) & going(ic[1]), step, (0, c))
         return c._replace(block=c.block + 1)
@@ -98,12 +99,14 @@ def _play(weights, key, games, max_pieces):
     return Games(c.lines, c.pieces, c.over)
 
 
-def play(weights, key, games: int, *, max_pieces: int | None = None) -> Games:
+def play(weights, key, games: int, *, max_pieces: int | None = None,
+         height: int = game.HEIGHT) -> Games:
     """Play ``games`` games with the linear afterstate policy ``weights``.
 
     ``weights``: ``f32[22]`` (every game) or ``f32[games, 22]`` (one policy per game). ``key``:
     a JAX key (each game gets its own piece sequence from it). ``max_pieces``: None (the
     default) plays every game to its end; an int stops a game after that many pieces.
+    ``height``: the board's rows (4 to 20).
     """
     validation.check_int("games", games, 1)
     if max_pieces is not None:
@@ -113,6 +116,7 @@ def play(weights, key, games: int, *, max_pieces: int | None = None) -> Games:
         raise ValueError(f"weights must have shape ({features.NUM_FEATURES},) or ({games}, "
                          f"{features.NUM_FEATURES}) for {games} games, got {tuple(w.shape)}.")
     validation.check_key(key)
+    height = game.check_height(height)
     w = jnp.broadcast_to(w, (games, features.NUM_FEATURES))
     limit = NO_LIMIT if max_pieces is None else int(max_pieces)
-    return _play(w, key, int(games), jnp.int32(limit))
+    return _play(w, key, int(games), jnp.int32(limit), height)

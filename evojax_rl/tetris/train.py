@@ -23,7 +23,7 @@ import jax.numpy as jnp
 
 from evojax_rl import validation
 from evojax_rl.strategies import base
-from evojax_rl.tetris import features, play
+from evojax_rl.tetris import features, game, play
 
 
 class History(NamedTuple):
@@ -45,15 +45,15 @@ class Result(NamedTuple):
     history: History
 
 
-@functools.partial(jax.jit, static_argnames=("strategy", "generations", "popsize", "cap"))
-def _train(strategy, key, generations, popsize, cap):
+@functools.partial(jax.jit, static_argnames=("strategy", "generations", "popsize", "cap", "height"))
+def _train(strategy, key, generations, popsize, cap, height):
     k_init, k_run = jax.random.split(key)
     state = strategy.init(k_init, jnp.zeros((features.NUM_FEATURES,), jnp.float32))
 
     def generation(state, k):
         k_ask, k_play = jax.random.split(k)
         pop, state = strategy.ask(k_ask, state)
-        games = play._play(pop, k_play, popsize, jnp.int32(cap))
+        games = play._play(pop, k_play, popsize, jnp.int32(cap), height)
         state = strategy.tell(pop, games.lines.astype(jnp.float32), state)
         stats = History(jnp.mean(games.lines.astype(jnp.float32)), jnp.max(games.lines),
                         jnp.sum(games.pieces >= cap), jnp.sum(games.pieces))
@@ -63,22 +63,26 @@ def _train(strategy, key, generations, popsize, cap):
     return Result(strategy.mean(state), state, history)
 
 
-def _check(generations, popsize, cap, key):
+def _check(generations, popsize, cap, key, height):
     validation.check_int("generations", generations, 1)
     validation.check_int("popsize", popsize, 2)
     validation.check_int("cap", cap, 1, 2**31 - 1)
     validation.check_key(key)
+    return game.check_height(height)
 
 
-def compile(strategy: base.Strategy, key, generations: int, popsize: int, cap: int):
+def compile(strategy: base.Strategy, key, generations: int, popsize: int, cap: int,
+            height: int = game.HEIGHT):
     """``train``'s program compiled ahead of time for these settings: ``run(key) -> Result``."""
-    _check(generations, popsize, cap, key)
-    c = _train.lower(strategy, key, int(generations), int(popsize), int(cap)).compile()
+    height = _check(generations, popsize, cap, key, height)
+    c = _train.lower(strategy, key, int(generations), int(popsize), int(cap), height).compile()
     return lambda k: c(k)
 
 
-def train(strategy: base.Strategy, key, generations: int, popsize: int, cap: int) -> Result:
+def train(strategy: base.Strategy, key, generations: int, popsize: int, cap: int,
+          height: int = game.HEIGHT) -> Result:
     """Run ``generations`` generations of ``strategy`` (its ``popsize`` must be ``popsize``)
-    from a zero mean; fitness: lines of one game per member, stopped after ``cap`` pieces."""
-    _check(generations, popsize, cap, key)
-    return _train(strategy, key, int(generations), int(popsize), int(cap))
+    from a zero mean; fitness: lines of one game per member on a board of ``height`` rows,
+    stopped after ``cap`` pieces."""
+    height = _check(generations, popsize, cap, key, height)
+    return _train(strategy, key, int(generations), int(popsize), int(cap), height)
