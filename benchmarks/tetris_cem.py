@@ -9,22 +9,28 @@ lines cleared (final policies): 21,252 (none), 72,705 (constant), 348,895 (decre
 Here (``evojax_rl.tetris.train``, the whole run one compiled loop): the three settings train with
 the same seed and budget, each member's fitness the lines of one game stopped after ``--cap``
 pieces (the paper's games were uncapped: a 2-core CPU cannot afford games of a million pieces
-in training), ``--generations`` generations. Each final policy (the CEM mean) then plays
-``--games`` uncapped games, the same piece sequences for the three.
+in training), ``--generations`` generations. Each run is then judged two ways on the same
+``--games`` uncapped piece sequences: its final mean (*mean policy*, ``--games`` games) and
+``--games`` draws from its final distribution (*its policies*: the strategy's ``ask`` after the
+last generation, one game each). The paper's table does not say which of the two it reports.
+Then the same on a 10 x 10 board (``--small-height``) with uncapped training, where whole games
+are short: it shows whether the training cap is what decides the ordering.
 
     python benchmarks/tetris_cem.py [--seeds 0,1,2,3,4] [--cap 20000] [--generations 50] [--games 30]
-                                    [--quick]
+                                    [--small-seeds 0,...,9] [--small-height 10] [--quick]
 
-Measured (5 seeds, the defaults; 614 s on 2 shared cores with a cold compilation cache): mean
-lines 1,333 (none), 51,209 (constant), 31,147 (decreasing). Without noise CEM collapses in every
-seed (116 to 5,424 lines); both noisy settings beat it in every seed; but constant noise beat
-decreasing noise in 3 of 5 seeds, and one decreasing run stalled at 3,510 lines: under a capped
-training game the paper's ordering of the two noisy settings (5x in its runs) is not reproduced.
+Measured (the defaults; 591 s on 2 cores): 10 x 20 capped, mean policy 1,333 (none), 51,209
+(constant), 31,147 (decreasing): the paper's ordering fails (2 of 5 seeds); its policies 942,
+7,018, 15,289: it holds (4 of 5 seeds). 10 x 10 uncapped: mean policy 88, 353, 249 (fails);
+its policies 82, 165, 215 (holds on the average, 5 of 10 seeds). Constant noise keeps the final
+distribution wide (standard deviation ~4 per weight against ~1.6), which costs its draws, not
+its mean; the training cap does not decide the ordering.
 
 Prints the budget, a row per setting beside the paper's figure, and the wall times; the last
 line is one JSON object with ``none``, ``constant``, ``decreasing`` (mean lines of the final
-policies on the uncapped games, averaged over the seeds), ``placements_per_s`` (the uncapped
-evaluation's pieces per second), the per-seed figures and the budget.
+mean policies on the uncapped games, averaged over the seeds), ``sampled`` (the same for their
+policies), ``placements_per_s`` (the uncapped evaluation's pieces per second), the orderings,
+``small_board`` (the 10 x 10 run), the per-seed figures and the budget.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import numpy as np
 
 from common import emit
 from evojax_rl import strategies
-from evojax_rl.tetris import play, train
+from evojax_rl.tetris import game, play, train
 
 SETTINGS = {  # Szita & Lorincz's noise settings for initial variance 100
     "none": {"noise": "none"},
@@ -55,29 +61,42 @@ def strategy(setting: str):
     return strategies.cem(POPSIZE, sigma=SIGMA, elite_ratio=ELITE_RATIO, **SETTINGS[setting])
 
 
-def run_seed(seed: int, cap: int, generations: int, games: int) -> dict:
+def run_seed(seed: int, cap: int | None, generations: int, games: int,
+             height: int = game.HEIGHT) -> dict:
+    """The three settings trained from one seed (``cap`` None: uncapped training games), each
+    judged two ways on the same ``games`` uncapped piece sequences: the final mean (one policy,
+    ``games`` games) and the final distribution's policies (``games`` draws of the strategy's
+    ``ask`` after the last generation, one game each)."""
     key = jax.random.key(seed)
-    k_train, k_eval = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+    k_train, k_eval, k_draw = (jax.random.fold_in(key, i) for i in range(3))
+    limit = play.NO_LIMIT if cap is None else cap
     rows = {}
-    jax.block_until_ready(play.play(np.zeros(22, np.float32), k_eval, games, max_pieces=1))
+    jax.block_until_ready(play.play(np.zeros(22, np.float32), k_eval, games, max_pieces=1,
+                                    height=height))
     for setting in SETTINGS:  # (the evaluation is compiled above, once for the three)
         t0 = time.perf_counter()
-        compiled = train.compile(strategy(setting), k_train, generations, POPSIZE, cap)
+        compiled = train.compile(strategy(setting), k_train, generations, POPSIZE, limit, height)
         t_compile = time.perf_counter() - t0
         t0 = time.perf_counter()
         result = jax.block_until_ready(compiled(k_train))
         t_train = time.perf_counter() - t0
         h = jax.device_get(result.history)
         t0 = time.perf_counter()
-        out = jax.device_get(play.play(result.mean, k_eval, games))
+        out = jax.device_get(play.play(result.mean, k_eval, games, height=height))
         t_eval = time.perf_counter() - t0
+        drawn, _ = strategy(setting).ask(k_draw, result.state)
+        sampled = jax.device_get(play.play(drawn[:games], k_eval, games, height=height))
         lines = np.asarray(out.lines, np.int64)
+        sampled_lines = np.asarray(sampled.lines, np.int64)
         rows[setting] = {
             "mean_lines": float(lines.mean()),
             "median_lines": float(np.median(lines)),
             "stderr_lines": float(lines.std(ddof=1) / np.sqrt(len(lines))) if len(lines) > 1 else 0.0,
             "lines": lines.tolist(),
-            "all_over": bool(np.all(out.over)),
+            "sampled_mean_lines": float(sampled_lines.mean()),
+            "sampled_lines": sampled_lines.tolist(),
+            "final_std": float(np.mean(np.asarray(result.state.std))),
+            "all_over": bool(np.all(out.over) and np.all(sampled.over)),
             "eval_pieces": int(np.sum(out.pieces)),
             "compile_seconds": round(t_compile, 1),
             "train_seconds": round(t_train, 1),
@@ -88,11 +107,41 @@ def run_seed(seed: int, cap: int, generations: int, games: int) -> dict:
             "weights": np.asarray(result.mean).round(4).tolist(),
         }
         r = rows[setting]
-        print(f"seed {seed} {setting:<10} mean {r['mean_lines']:>9.0f} +- {r['stderr_lines']:>7.0f}  "
-              f"median {r['median_lines']:>9.0f}  (paper {PAPER[setting]:>7,})  "
-              f"last generation: {r['final_population_capped']}/{POPSIZE} games capped; "
+        print(f"{height} rows, seed {seed} {setting:<10} mean policy {r['mean_lines']:>9.0f} +- "
+              f"{r['stderr_lines']:>7.0f}, its policies {r['sampled_mean_lines']:>9.0f} "
+              f"(paper {PAPER[setting]:>7,}); last generation: "
+              f"{r['final_population_capped']}/{POPSIZE} games capped, std {r['final_std']:.2f}; "
               f"compile {t_compile:.1f} s, train {t_train:.1f} s, eval {t_eval:.1f} s", flush=True)
     return rows
+
+
+def summary(per_seed: dict) -> dict:
+    """Over seeds, per setting: the mean lines of the final mean policies (``mean``) and of the
+    final distributions' policies (``sampled``), and whether each shows the paper's ordering
+    on the seeds' average (``*_ordering``) and in how many seeds (``*_ordering_seeds``)."""
+    out = {}
+    for measure, field in (("mean", "mean_lines"), ("sampled", "sampled_mean_lines")):
+        avg = {s: statistics.fmean(rows[s][field] for rows in per_seed.values()) for s in SETTINGS}
+        out[measure] = avg
+        out[f"{measure}_ordering"] = ordered(avg)
+        out[f"{measure}_ordering_seeds"] = sum(
+            ordered({s: rows[s][field] for s in SETTINGS}) for rows in per_seed.values())
+    return out
+
+
+def ordered(lines: dict) -> bool:
+    return lines["none"] < lines["constant"] < lines["decreasing"]
+
+
+def print_summary(title: str, summ: dict, seeds: int) -> None:
+    print(f"\n{title}")
+    print(f"{'noise':<11} {'mean policy':>12} {'its policies':>13} {'paper':>9}")
+    for s in SETTINGS:
+        print(f"{s:<11} {summ['mean'][s]:>12,.0f} {summ['sampled'][s]:>13,.0f} {PAPER[s]:>9,}")
+    for measure in ("mean", "sampled"):
+        print(f"paper's ordering none < constant < decreasing, {measure}: "
+              f"{'yes' if summ[measure + '_ordering'] else 'no'} on the average, in "
+              f"{summ[measure + '_ordering_seeds']} of {seeds} seeds")
 
 
 def main() -> None:
@@ -101,40 +150,65 @@ def main() -> None:
     ap.add_argument("--cap", type=int, default=20000, help="pieces per training game")
     ap.add_argument("--generations", type=int, default=50)
     ap.add_argument("--games", type=int, default=30, help="uncapped evaluation games per policy")
-    ap.add_argument("--quick", action="store_true", help="cap 300, 10 generations, 10 games")
+    ap.add_argument("--small-seeds", default="0,1,2,3,4,5,6,7,8,9",
+                    help="seeds of the uncapped run on the small board ('' to skip it)")
+    ap.add_argument("--small-height", type=int, default=10, help="rows of the small board")
+    ap.add_argument("--quick", action="store_true",
+                    help="cap 300, 10 generations, 10 games, 2 small-board seeds")
     args = ap.parse_args()
     if args.quick:
-        args.cap, args.generations, args.games = 300, 10, 10
+        args.cap, args.generations, args.games, args.small_seeds = 300, 10, 10, "0,1"
     seeds = [int(s) for s in args.seeds.split(",") if s]
+    small_seeds = [int(s) for s in args.small_seeds.split(",") if s]
     budget = {"popsize": POPSIZE, "elite_ratio": ELITE_RATIO, "sigma": SIGMA, "initial_mean": 0.0,
               "generations": args.generations, "cap_pieces": args.cap, "games_per_member": 1,
-              "eval_games": args.games, "eval_cap": None, "seeds": seeds}
+              "eval_games": args.games, "eval_cap": None, "seeds": seeds,
+              "small_height": args.small_height, "small_seeds": small_seeds, "small_cap": None}
     print(f"budget: population {POPSIZE}, elites {ELITE_RATIO:.0%}, sigma {SIGMA:g}, mean 0; "
           f"{args.generations} generations; training games capped at {args.cap:,} pieces "
-          f"(1 game per member); final policies on {args.games} uncapped games each (the same "
-          f"pieces for all three); seeds {seeds}", flush=True)
+          f"(1 game per member); each final mean on {args.games} uncapped games, and {args.games} "
+          f"of its distribution's policies on one uncapped game each (the same pieces for all "
+          f"three); seeds {seeds}; then on {args.small_height} rows, training uncapped, seeds "
+          f"{small_seeds}", flush=True)
     t_all = time.perf_counter()
     per_seed = {seed: run_seed(seed, args.cap, args.generations, args.games) for seed in seeds}
     wall = time.perf_counter() - t_all
-    means = {s: statistics.fmean(per_seed[seed][s]["mean_lines"] for seed in seeds) for s in SETTINGS}
+    t_small = time.perf_counter()
+    small = {seed: run_seed(seed, None, args.generations, args.games, args.small_height)
+             for seed in small_seeds}
+    wall_small = time.perf_counter() - t_small
+    summ = summary(per_seed)
     pieces = sum(r["eval_pieces"] for rows in per_seed.values() for r in rows.values())
     seconds = sum(r["eval_seconds"] for rows in per_seed.values() for r in rows.values())
     train_pieces = sum(r["train_pieces"] for rows in per_seed.values() for r in rows.values())
     train_seconds = sum(r["train_seconds"] for rows in per_seed.values() for r in rows.values())
-    order = means["none"] < means["constant"] < means["decreasing"]
-    print()
-    print(f"{'noise':<11} {'mean lines':>11} {'paper':>9}   (final policies, {args.games} uncapped "
-          f"games x {len(seeds)} seed(s))")
-    for s in SETTINGS:
-        print(f"{s:<11} {means[s]:>11,.0f} {PAPER[s]:>9,}")
-    print(f"paper's ordering none < constant < decreasing: {'yes' if order else 'no'}")
-    print(f"uncapped evaluation: {pieces / seconds:,.0f} placements/s; training: "
+    print_summary(f"20 rows, training capped at {args.cap:,} pieces ({len(seeds)} seeds; mean "
+                  f"lines: the final mean on {args.games} uncapped games; its policies: "
+                  f"{args.games} draws from the final distribution, one uncapped game each)",
+                  summ, len(seeds))
+    result = {**summ["mean"], "placements_per_s": round(pieces / seconds),
+              "train_placements_per_s": round(train_pieces / train_seconds),
+              "ordering_holds": summ["mean_ordering"], "sampled": summ["sampled"],
+              "sampled_ordering_holds": summ["sampled_ordering"],
+              "ordering_seeds": summ["mean_ordering_seeds"],
+              "sampled_ordering_seeds": summ["sampled_ordering_seeds"],
+              "paper": PAPER, "budget": budget, "quick": args.quick,
+              "per_seed": {str(k): v for k, v in per_seed.items()}, "wall_seconds": round(wall, 1)}
+    if small:
+        small_summ = summary(small)
+        print_summary(f"{args.small_height} rows, training uncapped ({len(small_seeds)} seeds)",
+                      small_summ, len(small_seeds))
+        result["small_board"] = {
+            **small_summ, "height": args.small_height, "seeds": small_seeds,
+            "wall_seconds": round(wall_small, 1),
+            "per_seed": {str(k): {s: {f: v[f] for f in ("mean_lines", "sampled_mean_lines",
+                                                        "final_std", "train_pieces")}
+                                  for s, v in rows.items()} for k, rows in small.items()}}
+    print(f"\nuncapped evaluation: {pieces / seconds:,.0f} placements/s; training: "
           f"{train_pieces / train_seconds:,.0f} placements/s")
-    print(f"wall time {wall:.1f} s")
-    emit({**means, "placements_per_s": round(pieces / seconds),
-          "train_placements_per_s": round(train_pieces / train_seconds),
-          "ordering_holds": order, "paper": PAPER, "budget": budget, "quick": args.quick,
-          "per_seed": {str(k): v for k, v in per_seed.items()}, "wall_seconds": round(wall, 1)})
+    print(f"wall time {wall:.1f} s (20 rows) + {wall_small:.1f} s ({args.small_height} rows)")
+    result["wall_seconds"] = round(wall + wall_small, 1)
+    emit(result)
 
 
 if __name__ == "__main__":
