@@ -288,8 +288,26 @@ def test_env_aliases_invalid_slots_to_the_first_valid_one():
     assert game.board_to_strings(a[1].board)[-2:] == ["######...."] * 2
 
 
+def test_env_on_a_shorter_board_judges_placements_on_its_rows():
+    env = problems.make("tetris", max_steps=50, height=10)
+    assert env.observation_space.high == 90.0
+    # Columns 0-3 stand 9 high: on 10 rows an O there sticks out; on 20 it fits.
+    board = jnp.asarray(S(*(["####......"] * 9)))
+    on = lambda h: jax.jit(lambda b, p: tenv.observe(b, p, h))  # noqa: E731
+    _, state, _ = on(10)(board, O)
+    assert np.asarray(state.valid).tolist() == [False] * 4 + [True] * 5 + [False] * (K - 9)
+    assert np.asarray(on(H)(board, O)[1].valid)[:9].all()
+    # The env's own step scores the next piece on 10 rows too (every piece has a slot over
+    # columns 0-3 that fits on 20 rows only).
+    _, new, _, _, _ = jax.jit(env.step)(jax.random.key(0), state, jnp.int32(4))
+    np.testing.assert_array_equal(new.valid, on(10)(new.board, new.piece)[1].valid)
+    assert not np.array_equal(new.valid, on(H)(new.board, new.piece)[1].valid)
+    with pytest.raises(ValueError, match=r"^height must be an int from 4 to 20"):
+        problems.make("tetris", height=30)
+
+
 def test_env_rejects_settings_in_one_sentence():
-    with pytest.raises(ValueError, match=r"^tetris takes no setting but max_steps, got \['width'\]\.$"):
+    with pytest.raises(ValueError, match=r"^tetris takes no setting but max_steps and height, got \['width'\]\.$"):
         problems.make("tetris", width=8)
     with pytest.raises(ValueError, match="max_steps"):
         problems.make("tetris", max_steps=0)

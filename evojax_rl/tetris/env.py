@@ -1,6 +1,7 @@
 """Tetris in the environment protocol (``problems.Env``), so the ES trainer can evolve a policy.
 
-``tetris_env(max_steps=10_000)``; also ``problems.make("tetris", max_steps=...)``.
+``tetris_env(max_steps=10_000, height=20)``; also ``problems.make("tetris", max_steps=...,
+height=...)`` (``height``: the board's rows, 4 to 20).
 
 - Observation ``f32[K, 22]`` (``K = 34``): the 22 features (``features``) of the afterstate of
   each slot of the current piece. A slot that is not valid (padding, or the piece would stick
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -43,10 +46,11 @@ class TetrisState(NamedTuple):
     first: jax.Array
 
 
-def observe(board: jax.Array, piece: jax.Array):
+def observe(board: jax.Array, piece: jax.Array, height: int = game.HEIGHT):
     """``(obs f32[K, 22], TetrisState, done bool[])`` for ``piece`` about to be placed on
-    ``board``: the afterstate features, invalid slots aliased to the first valid one."""
-    s = features.afterstate_features(board, piece)
+    ``board`` of ``height`` rows: the afterstate features, invalid slots aliased to the first
+    valid one."""
+    s = features.afterstate_features(board, piece, height)
     first = game.first_index(s.valid)
     done = first >= game.K
     row = jax.lax.dynamic_index_in_dim(s.features, jnp.minimum(first, game.K - 1))  # [1, 22]
@@ -54,31 +58,42 @@ def observe(board: jax.Array, piece: jax.Array):
     return obs, TetrisState(board, piece, s.valid, first), done
 
 
-def reset(key, params=None):
+def reset(key, params=None, height: int = game.HEIGHT):
     del params
-    obs, state, _ = observe(game.empty_board(), game.random_piece(key))
+    obs, state, _ = observe(game.empty_board(), game.random_piece(key), height)
     return obs, state
 
 
-def step(key, state: TetrisState, action, params=None):
+def step(key, state: TetrisState, action, params=None, height: int = game.HEIGHT):
     del params
     action = jnp.asarray(action, jnp.int32)
     slot = jnp.where(state.valid[jnp.clip(action, 0, game.K - 1)], action, state.first)
-    board, lines, _ = game.place(state.board, state.piece, slot)
-    obs, new, done = observe(board, game.random_piece(key))
+    board, lines, _ = game.place(state.board, state.piece, slot, height)
+    obs, new, done = observe(board, game.random_piece(key), height)
     return obs, new, lines.astype(jnp.float32), done, {}
 
 
-OBSERVATION_SPACE = Box(0.0, float(game.WIDTH * (game.HEIGHT - 1)), (game.K, features.NUM_FEATURES))
+def observation_space(height: int = game.HEIGHT) -> Box:
+    """Features lie in ``[0, 10 * (height - 1)]`` (the most holes a board can hold)."""
+    return Box(0.0, float(game.WIDTH * (height - 1)), (game.K, features.NUM_FEATURES))
 
 
-def tetris_env(max_steps: int | None = None, **kwargs) -> Env:
+OBSERVATION_SPACE = observation_space()
+
+
+def tetris_env(max_steps: int | None = None, height: int = game.HEIGHT, **kwargs) -> Env:
     """The Tetris ``Env`` (see the module docstring); ``max_steps``: pieces per episode (default
-    10,000). It takes no other setting."""
+    10,000); ``height``: the board's rows (4 to 20; default 20). It takes no other setting."""
     if kwargs:
-        raise ValueError(f"tetris takes no setting but max_steps, got {sorted(kwargs)}.")
+        raise ValueError(f"tetris takes no setting but max_steps and height, got {sorted(kwargs)}.")
     if max_steps is None:
         max_steps = DEFAULT_MAX_STEPS
     validation.check_int("max_steps", max_steps, 1, 2**31 - 1)
-    return Env(reset=reset, step=step, params=None, observation_space=OBSERVATION_SPACE,
+    height = game.check_height(height)
+    if height == game.HEIGHT:  # the module's functions themselves: the same objects every time
+        reset_fn, step_fn = reset, step
+    else:
+        reset_fn = functools.partial(reset, height=height)
+        step_fn = functools.partial(step, height=height)
+    return Env(reset=reset_fn, step=step_fn, params=None, observation_space=observation_space(height),
                action_space=Discrete(game.K), max_steps=int(max_steps), name="tetris")
