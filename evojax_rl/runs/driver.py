@@ -33,6 +33,8 @@ from evojax_rl.validation import check_int
 
 
 PLOT_SECONDS = 10.0
+# The progress bar's short unit names (tqdm's own is "it"); others are shown whole.
+BAR_UNITS = {"generation": "gen", "iteration": "it"}
 
 
 class Program(NamedTuple):
@@ -252,7 +254,7 @@ def run(
 
         # A run that stopped early shows as complete, not frozen part-way like an abort.
         bar = tqdm(total=start if finished else total, initial=min(start, total),
-                   desc=name or program.title, unit=unit[:3], dynamic_ncols=True,
+                   desc=name or program.title, unit=BAR_UNITS.get(unit, unit), dynamic_ncols=True,
                    postfix=program.finished_text if finished else "compiling")
     try:
         if step < total and not finished:
