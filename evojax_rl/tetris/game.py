@@ -1,10 +1,11 @@
 """Tetris as column bitboards: the seven tetrominoes, their placements, every afterstate at once.
 
 The game is the one of the Tetris learning literature (Bertsekas & Tsitsiklis 1996; Szita &
-Lorincz 2006): a board ``WIDTH = 10`` columns wide and ``HEIGHT = 20`` rows high (or any ``height``
-from 4 to 20: the learning literature also uses 10 x 10, where games are short); a piece is
-dropped straight down in a chosen rotation and column (no sliding under overhangs, no path:
-every rotation and column is reachable); full rows are cleared and the rows above move down.
+Lorincz 2006): a board ``WIDTH = 10`` columns wide and ``HEIGHT = 20`` rows high (or any
+``height`` from 4 to 20: the learning literature also uses 10 x 10, where games are short); a
+piece is dropped straight down in a chosen rotation and column (no sliding under overhangs, no
+path: every rotation and column is reachable); full rows are cleared and the rows above move
+down.
 
 Board: ``int32[10]``, one 20-bit mask per *column*, bit ``r`` = row ``r`` (row 0 at the bottom),
 column 0 on the left. Columns rather than rows because what the policy needs of a board is
@@ -24,8 +25,8 @@ Rules (the ones chosen here; implementations differ, so they are spelled out):
   board in its column: ``y = max(0, max_c(height[c] - bottom[c]))`` over its columns, where
   ``bottom[c]`` is the row offset of the piece's lowest cell in column ``c``.
 - A placement is *valid* when the landed piece lies inside the board's rows (``y + piece
-  height <= height``, 20 by default), judged before any row is cleared: a piece that would stick out above the board is not
-  saved by the rows it completes.
+  height <= height``, 20 by default), judged before any row is cleared: a piece that would
+  stick out above the board is not saved by the rows it completes.
 - The game is over when the new piece has no valid placement.
 - Lines: the rows that are full once the piece has landed (1 to 4, adjacent or not: only the
   rows the piece spans can be) are removed and counted; the rows above them move down.
