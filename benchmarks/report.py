@@ -857,8 +857,8 @@ max(5 - t/10, 0) (spent at generation 50), {b['generations']} generations, one t
 member. Each run is judged two ways on the same {b['eval_games']} **uncapped** piece sequences:
 the *mean policy* (the final CEM mean, {b['eval_games']} games) and *its policies* ({b['eval_games']}
 draws from the final distribution, the strategy's `ask` after the last generation, one game
-each): what the run itself would play next. The paper's table does not say which of the two it
-reports (our reference material has only the table).
+each): what the run itself would play next. Which of the two the paper's table reports we could
+not check: our reference material holds the table only, not the paper's protocol.
 
 **10 x 20, training games capped at {b['cap_pieces']:,} pieces** (the paper's were uncapped), mean
 lines per seed, and how many of the decreasing run's last 100 games reached the cap:

@@ -12,7 +12,8 @@ pieces (the paper's games were uncapped: a 2-core CPU cannot afford games of a m
 in training), ``--generations`` generations. Each run is then judged two ways on the same
 ``--games`` uncapped piece sequences: its final mean (*mean policy*, ``--games`` games) and
 ``--games`` draws from its final distribution (*its policies*: the strategy's ``ask`` after the
-last generation, one game each). The paper's table does not say which of the two it reports.
+last generation, one game each). Which of the two the paper's table reports we could not check
+(our reference material holds the table only).
 Then the same on a 10 x 10 board (``--small-height``) with uncapped training, where whole games
 are short: it shows whether the training cap is what decides the ordering.
 
