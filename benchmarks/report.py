@@ -843,11 +843,22 @@ def tetris_cem(rec: dict) -> str:
         if capped:  # the paper's board: its figures beside ours
             rows.append(["paper"] + [f"{r['paper'][s]:,}" if m == "mean" else "" for s in settings
                                      for m in ("mean", "sampled")] + ["", "yes", ""])
-        return table(head, rows)
+        out = table(head, rows)
+        if "mean_decreasing_minus_constant" in summ:
+            parts = []
+            for m, name in (("mean", "mean policy"), ("sampled", "its policies")):
+                d, lo, hi = summ[f"{m}_decreasing_minus_constant"]
+                parts.append(f"{name} {d:,.0f} [{lo:,.0f}, {hi:,.0f}]")
+            out += ("\n\nDecreasing less constant, mean lines over the seeds [paired bootstrap 95% "
+                    "interval]: " + "; ".join(parts) + ".")
+        return out
 
     summ = {"mean": {s: r[s] for s in settings}, "sampled": r["sampled"],
             "mean_ordering": r["ordering_holds"], "sampled_ordering": r["sampled_ordering_holds"],
             "mean_ordering_seeds": r["ordering_seeds"], "sampled_ordering_seeds": r["sampled_ordering_seeds"]}
+    if "decreasing_minus_constant" in r:
+        summ["mean_decreasing_minus_constant"] = r["decreasing_minus_constant"]
+        summ["sampled_decreasing_minus_constant"] = r["sampled_decreasing_minus_constant"]
     text = f"""\
 Szita & Lorincz's noisy cross-entropy method on our Tetris (the seven tetrominoes,
 `evojax_rl.tetris`): a linear value of the 22 Bertsekas-Tsitsiklis afterstate features,

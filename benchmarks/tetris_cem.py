@@ -18,14 +18,16 @@ Then the same on a 10 x 10 board (``--small-height``) with uncapped training, wh
 are short: it shows whether the training cap is what decides the ordering.
 
     python benchmarks/tetris_cem.py [--seeds 0,1,2,3,4] [--cap 20000] [--generations 50] [--games 30]
-                                    [--small-seeds 0,...,9] [--small-height 10] [--quick]
+                                    [--small-seeds 0,...,19] [--small-height 10] [--quick]
 
-Measured (the defaults; 591 s on 2 cores): 10 x 20 capped, mean policy 1,333 (none), 51,209
-(constant), 31,147 (decreasing): the paper's ordering fails (2 of 5 seeds); its policies 942,
-7,018, 15,289: it holds (4 of 5 seeds). 10 x 10 uncapped: mean policy 88, 353, 249 (fails);
-its policies 82, 165, 215 (holds on the average, 5 of 10 seeds). Constant noise keeps the final
-distribution wide (standard deviation ~4 per weight against ~1.6), which costs its draws, not
-its mean; the training cap does not decide the ordering.
+Measured (the defaults; 744 s on 2 cores): 10 x 20 capped, mean policy 1,333 (none), 51,209
+(constant), 31,147 (decreasing): the paper's ordering fails (2 of 5 seeds; decreasing less
+constant -20,061 lines, paired bootstrap 95% interval [-36,801, -3,169]); its policies 942,
+7,018, 15,289: it holds (4 of 5 seeds; +8,271 [1,317, 16,200]). 10 x 10 uncapped, 20 seeds:
+mean policy 87, 384, 356 (fails; -28 [-131, 75]); its policies 83, 185, 304 (holds; +119 [61,
+179], 14 of 20 seeds). Constant noise keeps the final distribution wide (standard deviation ~4
+per weight against ~1.6), which costs its draws, not its mean; the training cap does not decide
+the ordering.
 
 Prints the budget, a row per setting beside the paper's figure, and the wall times; the last
 line is one JSON object with ``none``, ``constant``, ``decreasing`` (mean lines of the final
@@ -119,14 +121,22 @@ def run_seed(seed: int, cap: int | None, generations: int, games: int,
 def summary(per_seed: dict) -> dict:
     """Over seeds, per setting: the mean lines of the final mean policies (``mean``) and of the
     final distributions' policies (``sampled``), and whether each shows the paper's ordering
-    on the seeds' average (``*_ordering``) and in how many seeds (``*_ordering_seeds``)."""
+    on the seeds' average (``*_ordering``) and in how many seeds (``*_ordering_seeds``);
+    ``*_decreasing_minus_constant``: the seeds' mean of decreasing's lines less constant's, with
+    a paired bootstrap 95% interval over the seeds (10,000 resamples)."""
     out = {}
+    rng = np.random.default_rng(0)
     for measure, field in (("mean", "mean_lines"), ("sampled", "sampled_mean_lines")):
         avg = {s: statistics.fmean(rows[s][field] for rows in per_seed.values()) for s in SETTINGS}
         out[measure] = avg
         out[f"{measure}_ordering"] = ordered(avg)
         out[f"{measure}_ordering_seeds"] = sum(
             ordered({s: rows[s][field] for s in SETTINGS}) for rows in per_seed.values())
+        diff = np.array([rows["decreasing"][field] - rows["constant"][field]
+                         for rows in per_seed.values()])
+        boot = diff[rng.integers(0, len(diff), (10_000, len(diff)))].mean(axis=1)
+        out[f"{measure}_decreasing_minus_constant"] = [
+            round(float(diff.mean()), 1), *np.percentile(boot, [2.5, 97.5]).round(1).tolist()]
     return out
 
 
@@ -140,9 +150,11 @@ def print_summary(title: str, summ: dict, seeds: int) -> None:
     for s in SETTINGS:
         print(f"{s:<11} {summ['mean'][s]:>12,.0f} {summ['sampled'][s]:>13,.0f} {PAPER[s]:>9,}")
     for measure in ("mean", "sampled"):
+        d, lo, hi = summ[measure + "_decreasing_minus_constant"]
         print(f"paper's ordering none < constant < decreasing, {measure}: "
               f"{'yes' if summ[measure + '_ordering'] else 'no'} on the average, in "
-              f"{summ[measure + '_ordering_seeds']} of {seeds} seeds")
+              f"{summ[measure + '_ordering_seeds']} of {seeds} seeds; decreasing - constant "
+              f"{d:,.0f} lines [95%: {lo:,.0f}, {hi:,.0f}]")
 
 
 def main() -> None:
@@ -151,7 +163,7 @@ def main() -> None:
     ap.add_argument("--cap", type=int, default=20000, help="pieces per training game")
     ap.add_argument("--generations", type=int, default=50)
     ap.add_argument("--games", type=int, default=30, help="uncapped evaluation games per policy")
-    ap.add_argument("--small-seeds", default="0,1,2,3,4,5,6,7,8,9",
+    ap.add_argument("--small-seeds", default=",".join(str(i) for i in range(20)),
                     help="seeds of the uncapped run on the small board ('' to skip it)")
     ap.add_argument("--small-height", type=int, default=10, help="rows of the small board")
     ap.add_argument("--quick", action="store_true",
@@ -193,6 +205,8 @@ def main() -> None:
               "sampled_ordering_holds": summ["sampled_ordering"],
               "ordering_seeds": summ["mean_ordering_seeds"],
               "sampled_ordering_seeds": summ["sampled_ordering_seeds"],
+              "decreasing_minus_constant": summ["mean_decreasing_minus_constant"],
+              "sampled_decreasing_minus_constant": summ["sampled_decreasing_minus_constant"],
               "paper": PAPER, "budget": budget, "quick": args.quick,
               "per_seed": {str(k): v for k, v in per_seed.items()}, "wall_seconds": round(wall, 1)}
     if small:
