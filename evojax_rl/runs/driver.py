@@ -289,7 +289,10 @@ def run(
                 bar.set_postfix_str(program.postfix(records[-1])
                                     + (f", {program.finished_text}" if finished else ""),
                                     refresh=False)
-                bar.update(length)  # draws once per chunk (the postfix above does not draw)
+                if step >= total or finished:
+                    bar.n += length  # close() draws the final state; update() would draw it twice
+                else:
+                    bar.update(length)  # draws once per chunk (the postfix above does not draw)
     finally:
         if bar is not None:
             bar.close()
