@@ -77,8 +77,9 @@ def run_seed(seed: int, cap: int | None, generations: int, games: int,
     jax.block_until_ready(play.play(np.zeros(22, np.float32), k_eval, games, max_pieces=1,
                                     height=height))
     for setting in SETTINGS:  # (the evaluation is compiled above, once for the three)
+        cem = strategy(setting)
         t0 = time.perf_counter()
-        compiled = train.compile(strategy(setting), k_train, generations, POPSIZE, limit, height)
+        compiled = train.compile(cem, k_train, generations, POPSIZE, limit, height)
         t_compile = time.perf_counter() - t0
         t0 = time.perf_counter()
         result = jax.block_until_ready(compiled(k_train))
@@ -87,7 +88,7 @@ def run_seed(seed: int, cap: int | None, generations: int, games: int,
         t0 = time.perf_counter()
         out = jax.device_get(play.play(result.mean, k_eval, games, height=height))
         t_eval = time.perf_counter() - t0
-        drawn, _ = strategy(setting).ask(k_draw, result.state)
+        drawn, _ = cem.ask(k_draw, result.state)
         sampled = jax.device_get(play.play(drawn[:games], k_eval, games, height=height))
         lines = np.asarray(out.lines, np.int64)
         sampled_lines = np.asarray(sampled.lines, np.int64)

@@ -89,11 +89,12 @@ def tetris_env(max_steps: int | None = None, height: int = game.HEIGHT, **kwargs
     if max_steps is None:
         max_steps = DEFAULT_MAX_STEPS
     validation.check_int("max_steps", max_steps, 1, 2**31 - 1)
-    height = game.check_height(height)
-    if height == game.HEIGHT:  # the module's functions themselves: the same objects every time
-        reset_fn, step_fn = reset, step
-    else:
-        reset_fn = functools.partial(reset, height=height)
-        step_fn = functools.partial(step, height=height)
+    reset_fn, step_fn = _functions(game.check_height(height))
     return Env(reset=reset_fn, step=step_fn, params=None, observation_space=observation_space(height),
                action_space=Discrete(game.K), max_steps=int(max_steps), name="tetris")
+
+
+@functools.lru_cache(maxsize=None)
+def _functions(height: int):
+    """``(reset, step)`` on ``height`` rows: the same objects for every env of that height."""
+    return functools.partial(reset, height=height), functools.partial(step, height=height)
