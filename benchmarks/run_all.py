@@ -1,6 +1,6 @@
 """Run every benchmark, one after the other, save their results and write BENCHMARKS.md.
 
-    python benchmarks/run_all.py                 # the full run (about 80 min on 2 cores: the saved walls add up to 77)
+    python benchmarks/run_all.py                 # the full run (about 140 min on 2 cores: the saved walls add up to 138)
     python benchmarks/run_all.py --quick         # small budgets: checks the pipeline (minutes)
     python benchmarks/run_all.py --only rollout_throughput,mcts_throughput
     python benchmarks/run_all.py --report-only   # rewrite BENCHMARKS.md from the saved results
@@ -46,7 +46,11 @@ BENCHMARKS = {
     "planning": ("planning.py", [], ["--quick"]),
     "cem_rl": ("cem_rl.py", [], ["--quick"]),
     "tetris_cem": ("tetris_cem.py", [], ["--quick"]),
-    "ipop_f7": ("ipop_f7.py", ["--runs", "1500"], ["--runs", "30"]),
+    "tetris_cem_long": ("tetris_cem.py", ["--generations", "80", "--small-seeds="],
+                        ["--quick", "--generations", "60", "--small-seeds="]),
+    "ipop_f7": ("ipop_vs_pycma.py", ["--runs", "1500"], ["--runs", "30"]),
+    "ipop_f8": ("ipop_vs_pycma.py", ["--problems", "8:5,8:10", "--runs", "300"],
+                ["--problems", "8:5,8:10", "--runs", "10"]),
     "bbob": ("bbob.py", ["--null", "--sweep"], ["--quick", "--sweep"]),
 }
 

@@ -1,6 +1,11 @@
-"""IPOP-CMA-ES on BBOB f7 (step ellipsoid), 5-D: our evaluations to the target against pycma's.
+"""IPOP-CMA-ES on single BBOB problems: our evaluations to the target against pycma's, paired runs.
 
-    python benchmarks/ipop_f7.py [--runs 30] [--first-instance 1] [--seed 0] [--starts coco]
+    python benchmarks/ipop_vs_pycma.py [--problems 7:5] [--runs 30] [--first-instance 1] [--seed 0]
+                                       [--starts coco]
+
+``--problems``: FUNCTION:DIM pairs, each run ``--runs`` times by both (default f7, the step
+ellipsoid, in 5-D: where 30 runs once put ours at 1.35x pycma). ``bbob.py`` covers all 24
+functions at a few runs each; this is the test with enough runs to resolve a ratio on one.
 
 The reference is pycma's IPOP as COCO's example experiment calls it:
 ``cma.fmin2(problem, problem.initial_solution_proposal, 2, {"maxfevals": budget,
@@ -23,15 +28,18 @@ the runs' costs when all succeed); ``ratio`` = our ERT / pycma's, ``ci95`` a pai
 ``--starts range:R`` runs ours the old way instead (every run from x0 + U(-R, R)); ``--starts
 centre`` every run from x0.
 Per run the output lists each restart's population size, evaluations and stop reason
-(``stop_reasons`` counts them per restart). The last line is one JSON object.
+(``stop_reasons`` counts them per restart). The last line is one JSON object: ``runs``,
+``starts`` and ``problems``, a list with one summary per problem (``ratio``, ``ci95``, the ERTs,
+runs solved, stop reasons, per-run rows).
 
-Measured (2 shared cores; pycma 4.5.0, coco-experiment 2.8.2), ERT ours / pycma [95% interval]:
-before pycma's popsizes and starts (8, 16, 32, ... from x0 = 0 every run; ``--starts centre``
+Measured (2 shared cores; pycma 4.5.0, coco-experiment 2.8.2), ERT ours / pycma [95% interval].
+f8 (Rosenbrock), 300 runs (``--problems 8:5,8:10 --runs 300``, 387 s): 5-D 2076 / 2046 = 1.02
+[0.94, 1.10], 10-D 6065 / 6053 = 1.00 [0.94, 1.07]. f7 in 5-D: before pycma's popsizes and starts (8, 16, 32, ... from x0 = 0 every run; ``--starts centre``
 on that code): 30 runs 1145 / 1120 = 1.02 [0.85, 1.21], 1500 runs 0.99 [0.96, 1.03]. After:
 30 runs (``--first-instance 16 --seed 1``) 1153 / 993 = 1.16 [0.97, 1.43], 1500 runs 1.02
 [0.98, 1.05] and, on instances 751-1500 (``--seed 2``), 0.98 [0.95, 1.02]. A 30-run ratio
 scatters with a standard deviation of ~0.13: one in 50 disjoint 30-run blocks of either 1500-run
-set reached 1.35. 30 runs take ~20 s (ours ~10 s with its compiles), 1500 runs ~6 min.
+set reached 1.35. 30 runs take ~20 s (ours ~10 s with its compiles), 1500 runs ~5 min.
 """
 
 import argparse
@@ -55,20 +63,23 @@ from evojax_rl.problems import bbob
 jax.config.update("jax_enable_x64", True)
 cocoex.log_level("warning")
 
-DIM, FUNCTION, SIGMA0, MAX_RESTARTS = 5, 7, 2.0, 9
-BUDGET = int(2e4 * DIM)
+SIGMA0, MAX_RESTARTS = 2.0, 9
 
 
-def make_problem(instance):
+def budget(dim: int) -> int:
+    return int(2e4 * dim)
+
+
+def make_problem(fid: int, dim: int, instance: int):
     """A fresh COCO problem (its own evaluation counter and proposal sequence) and f_opt + 1e-8."""
     # "instances: i" is COCO's instance number i (not "instance_indices", an index into the
     # year's instance list that ignores values over 15).
     suite = cocoex.Suite("bbob", f"instances: {instance}",
-                         f"function_indices:{FUNCTION} dimensions:{DIM}")
+                         f"function_indices:{fid} dimensions:{dim}")
     problem = suite.get_problem(0)
-    assert problem.id == f"bbob_f{FUNCTION:03d}_i{instance:02d}_d{DIM:02d}", problem.id
+    assert problem.id == f"bbob_f{fid:03d}_i{instance:02d}_d{dim:02d}", problem.id
     # f_opt from problems.bbob, equal to cocoex's (tests/test_bbob.py)
-    return problem, float(bbob.instance(FUNCTION, DIM, instance).f_opt) + 1e-8
+    return problem, float(bbob.instance(fid, dim, instance).f_opt) + 1e-8
 
 
 class Counter:
@@ -76,6 +87,7 @@ class Counter:
 
     def __init__(self, problem, target):
         self.problem, self.target, self.evals, self.hit_at = problem, target, 0, None
+        self.dim = problem.dimension
 
     def __call__(self, x):
         f = float(self.problem(np.asarray(x, np.float64)))
@@ -94,7 +106,7 @@ HOST = types.SimpleNamespace(counters={})
 def _host_fitness(x, run):
     """[P, D], [P] -> [P]: our population evaluated in order on run ``run[0]``'s problem."""
     counter = HOST.counters[int(np.ravel(run)[0])]
-    x = np.asarray(x).reshape(-1, DIM)
+    x = np.asarray(x).reshape(-1, counter.dim)
     return np.array([-counter(xi) for xi in x]).reshape(np.shape(run))
 
 
@@ -103,8 +115,8 @@ def fitness(x, run):  # maximized: -f; one function for all runs (run is a trace
                              vmap_method="broadcast_all")
 
 
-def ours(run, instance, seed, starts):
-    problem, target = make_problem(instance)
+def ours(run, fid, dim, instance, seed, starts):
+    problem, target = make_problem(fid, dim, instance)
     counter = HOST.counters[run] = Counter(problem, target)
     if starts == "coco":
         ipop = ejr.strategies.ipop_cma_es(sigma=SIGMA0, max_restarts=MAX_RESTARTS,
@@ -124,8 +136,8 @@ def ours(run, instance, seed, starts):
 
     loop.run_one = logged
     try:
-        res = ejr.optimize(fitness, ipop, jnp.zeros(DIM, jnp.float64), key=jax.random.key(seed),
-                           max_generations=5000, target_fitness=-target, max_evaluations=BUDGET,
+        res = ejr.optimize(fitness, ipop, jnp.zeros(dim, jnp.float64), key=jax.random.key(seed),
+                           max_generations=5000, target_fitness=-target, max_evaluations=budget(dim),
                            args=jnp.asarray(run, jnp.int32))
     finally:
         loop.run_one = run_one
@@ -133,14 +145,14 @@ def ours(run, instance, seed, starts):
     return counter, runs
 
 
-def pycma(instance, seed):
-    problem, target = make_problem(instance)
+def pycma(fid, dim, instance, seed):
+    problem, target = make_problem(fid, dim, instance)
     counter = Counter(problem, target)
     runs = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _, es = cma.fmin2(counter, problem.initial_solution_proposal, SIGMA0,
-                          {"maxfevals": BUDGET, "verbose": -9, "seed": seed,
+                          {"maxfevals": budget(dim), "verbose": -9, "seed": seed,
                            "termination_callback": lambda es: counter.hit_at is not None},
                           restarts=MAX_RESTARTS, incpopsize=2,
                           init_callback=lambda es: runs.append([es.popsize, es.countevals]))
@@ -165,30 +177,24 @@ def ert(counters):
     return common.ert([c.hit_at for c in counters], [c.evals for c in counters])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--first-instance", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--starts", default="coco",
-                        help="coco, centre, or range:R (the old init_range)")
-    opts = parser.parse_args()
+def compare(fid: int, dim: int, opts) -> dict:
+    """``opts.runs`` paired runs of ours and pycma on BBOB ``fid`` in ``dim`` dimensions."""
     rows, mine, theirs = [], [], []
     wall = {"ours": 0.0, "pycma": 0.0}
     for run in range(opts.runs):
         instance, seed = opts.first_instance + run // 2, opts.seed * 1000 + run  # 2 per instance
         t = time.perf_counter()
-        c_ours, r_ours = ours(run, instance, seed, opts.starts)
+        c_ours, r_ours = ours(run, fid, dim, instance, seed, opts.starts)
         wall["ours"] += time.perf_counter() - t
         t = time.perf_counter()
-        c_pycma, r_pycma = pycma(instance, seed + 1)  # pycma's seed 0 means "from the clock"
+        c_pycma, r_pycma = pycma(fid, dim, instance, seed + 1)  # pycma's seed 0: "from the clock"
         wall["pycma"] += time.perf_counter() - t
         mine.append(c_ours)
         theirs.append(c_pycma)
         rows.append({"instance": instance, "ours": c_ours.hit_at, "pycma": c_pycma.hit_at,
                      "ours_runs": r_ours, "pycma_runs": r_pycma})
-        print(f"run {run} (instance {instance}): evaluations to target, then (popsize, "
-              f"evaluations, stop reason) per restart\n  ours  {c_ours.hit_at} {r_ours}\n"
+        print(f"f{fid} {dim}-D run {run} (instance {instance}): evaluations to target, then "
+              f"(popsize, evaluations, stop reason) per restart\n  ours  {c_ours.hit_at} {r_ours}\n"
               f"  pycma {c_pycma.hit_at} {r_pycma}", flush=True)
     rng = np.random.default_rng(12345)
     boots = []
@@ -196,10 +202,10 @@ def main():
         pick = rng.integers(0, opts.runs, opts.runs)
         boots.append(ert([mine[i] for i in pick]) / ert([theirs[i] for i in pick]))
     ours_ert, pycma_ert = ert(mine), ert(theirs)
-    emit({
-        "function": f"bbob f{FUNCTION} {DIM}-D", "runs": opts.runs, "starts": opts.starts,
+    out = {
+        "function": fid, "name": bbob.NAMES[fid], "dim": dim,
         "instances": [opts.first_instance, opts.first_instance + (opts.runs - 1) // 2],
-        "budget": BUDGET,
+        "budget": budget(dim),
         "ours_successes": sum(c.hit_at is not None for c in mine),
         "pycma_successes": sum(c.hit_at is not None for c in theirs),
         "ours_evals_mean": ours_ert, "pycma_evals_mean": pycma_ert,
@@ -210,7 +216,39 @@ def main():
         "stop_reasons": {who: stop_counts(row[f"{who}_runs"] for row in rows)
                          for who in ("ours", "pycma")},
         "rows": rows,
-    })
+    }
+    print(f"f{fid} {dim}-D: ERT ours {ours_ert:.1f}, pycma {pycma_ert:.1f}, ratio "
+          f"{out['ratio']:.3f} [{out['ci95'][0]:.3f}, {out['ci95'][1]:.3f}]", flush=True)
+    return out
+
+
+def parse_problems(parser, text: str) -> list[tuple[int, int]]:
+    """``"7:5,8:10"`` -> ``[(7, 5), (8, 10)]``; anything else ends the program in one sentence."""
+    out = []
+    for item in text.split(","):
+        try:
+            fid, dim = (int(v) for v in item.split(":"))
+        except ValueError:
+            parser.error(f"--problems takes FUNCTION:DIM pairs such as 7:5,8:10, got {item!r}.")
+        if fid not in bbob.FUNCTION_IDS or not 2 <= dim <= 40:
+            parser.error(f"--problems: {item!r} is not a BBOB function 1-24 in 2 to 40 dimensions.")
+        out.append((fid, dim))
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", default="7:5",
+                        help="comma-separated FUNCTION:DIM pairs (7:5, the step ellipsoid in 5-D)")
+    parser.add_argument("--runs", type=int, default=30, help="paired runs per problem")
+    parser.add_argument("--first-instance", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--starts", default="coco",
+                        help="coco, centre, or range:R (the old init_range)")
+    opts = parser.parse_args()
+    problems = parse_problems(parser, opts.problems)
+    emit({"runs": opts.runs, "starts": opts.starts,
+          "problems": [compare(fid, dim, opts) for fid, dim in problems]})
 
 
 if __name__ == "__main__":
