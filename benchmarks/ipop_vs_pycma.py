@@ -34,12 +34,15 @@ runs solved, stop reasons, per-run rows).
 
 Measured (2 shared cores; pycma 4.5.0, coco-experiment 2.8.2), ERT ours / pycma [95% interval].
 f8 (Rosenbrock), 300 runs (``--problems 8:5,8:10 --runs 300``, 387 s): 5-D 2076 / 2046 = 1.02
-[0.94, 1.10], 10-D 6065 / 6053 = 1.00 [0.94, 1.07]. f7 in 5-D: before pycma's popsizes and starts (8, 16, 32, ... from x0 = 0 every run; ``--starts centre``
-on that code): 30 runs 1145 / 1120 = 1.02 [0.85, 1.21], 1500 runs 0.99 [0.96, 1.03]. After:
-30 runs (``--first-instance 16 --seed 1``) 1153 / 993 = 1.16 [0.97, 1.43], 1500 runs 1.02
-[0.98, 1.05] and, on instances 751-1500 (``--seed 2``), 0.98 [0.95, 1.02]. A 30-run ratio
-scatters with a standard deviation of ~0.13: one in 50 disjoint 30-run blocks of either 1500-run
-set reached 1.35. 30 runs take ~20 s (ours ~10 s with its compiles), 1500 runs ~5 min.
+[0.94, 1.10], 10-D 6065 / 6053 = 1.00 [0.94, 1.07]. 150 runs (``--problems 20:5,15:10 --runs
+150``, 1205 s): f20 5-D 68136 / 62965 = 1.08 [0.94, 1.26], f15 10-D 78170 / 78399 = 1.00 [0.91,
+1.09]. f7 in 5-D: before pycma's popsizes and starts (8, 16, 32, ... from x0 = 0 every run;
+``--starts centre`` on that code), 30 runs 1145 / 1120 = 1.02 [0.85, 1.21], 1500 runs 0.99
+[0.96, 1.03]; after, 30 runs (``--first-instance 16 --seed 1``) 1153 / 993 = 1.16 [0.97, 1.43],
+1500 runs 1.02 [0.98, 1.05] and, on instances 751-1500 (``--seed 2``), 0.98 [0.95, 1.02]. A
+30-run ratio scatters with a standard deviation of ~0.13: one in 50 disjoint 30-run blocks of
+either 1500-run set reached 1.35. 30 runs of f7 take ~20 s (ours ~10 s with its compiles), 1500
+runs ~5 min.
 """
 
 import argparse

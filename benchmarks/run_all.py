@@ -1,6 +1,6 @@
 """Run every benchmark, one after the other, save their results and write BENCHMARKS.md.
 
-    python benchmarks/run_all.py                 # the full run (about 140 min on 2 cores: the saved walls add up to 138)
+    python benchmarks/run_all.py                 # the full run (about 170 min on 2 cores: the saved walls add up to 166)
     python benchmarks/run_all.py --quick         # small budgets: checks the pipeline (minutes)
     python benchmarks/run_all.py --only rollout_throughput,mcts_throughput
     python benchmarks/run_all.py --report-only   # rewrite BENCHMARKS.md from the saved results
@@ -48,9 +48,13 @@ BENCHMARKS = {
     "tetris_cem": ("tetris_cem.py", [], ["--quick"]),
     "tetris_cem_long": ("tetris_cem.py", ["--generations", "80", "--small-seeds="],
                         ["--quick", "--generations", "60", "--small-seeds="]),
+    "tetris_engine_check": ("tetris_engine_check.py", ["--games", "10"],
+                            ["--games", "4", "--height", "10"]),
     "ipop_f7": ("ipop_vs_pycma.py", ["--runs", "1500"], ["--runs", "30"]),
     "ipop_f8": ("ipop_vs_pycma.py", ["--problems", "8:5,8:10", "--runs", "300"],
                 ["--problems", "8:5,8:10", "--runs", "10"]),
+    "ipop_f15_f20": ("ipop_vs_pycma.py", ["--problems", "20:5,15:10", "--runs", "150"],
+                     ["--problems", "20:5,15:10", "--runs", "4"]),
     "bbob": ("bbob.py", ["--null", "--sweep"], ["--quick", "--sweep"]),
 }
 
