@@ -250,6 +250,8 @@ def main():
                         help="coco, centre, or range:R (the old init_range)")
     opts = parser.parse_args()
     problems = parse_problems(parser, opts.problems)
+    if opts.runs < 1:
+        parser.error(f"--runs must be at least 1, got {opts.runs}.")
     emit({"runs": opts.runs, "starts": opts.starts,
           "problems": [compare(fid, dim, opts) for fid, dim in problems]})
 

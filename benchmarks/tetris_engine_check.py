@@ -139,7 +139,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--height", type=int, default=game.HEIGHT, help="board rows (4 to 20)")
     args = ap.parse_args()
-    height = game.check_height(args.height)
+    try:
+        height = game.check_height(args.height)
+    except ValueError as e:
+        ap.error(str(e))
+    if args.games < 1:
+        ap.error(f"--games must be at least 1, got {args.games}.")
     self_check()
     print("features: the hand-built boards check out", flush=True)
     key = jax.random.key(args.seed)
