@@ -104,9 +104,9 @@ def run_seed(seed: int, cap: int | None, generations: int, games: int,
             "final_std": float(np.mean(np.asarray(result.state.std))),
             "all_over": bool(np.all(out.over) and np.all(sampled.over)),
             "eval_pieces": int(np.sum(out.pieces)),
-            "compile_seconds": round(t_compile, 1),
-            "train_seconds": round(t_train, 1),
-            "eval_seconds": round(t_eval, 1),
+            "compile_seconds": round(t_compile, 3),
+            "train_seconds": round(t_train, 3),
+            "eval_seconds": round(t_eval, 3),
             "train_pieces": int(np.sum(h.pieces)),
             "final_population_mean_lines": float(h.mean_lines[-1]),
             "final_population_capped": int(h.capped[-1]),
@@ -178,6 +178,13 @@ def main() -> None:
     for name, value in (quick if args.quick else full).items():  # what was not given
         if getattr(args, name) is None:
             setattr(args, name, value)
+    for name in ("cap", "generations", "games"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name} must be at least 1, got {getattr(args, name)}.")
+    try:
+        game.check_height(args.small_height)
+    except ValueError as e:
+        ap.error(f"--small-height: {e}")
     seeds = [int(s) for s in args.seeds.split(",") if s]
     small_seeds = [int(s) for s in args.small_seeds.split(",") if s]
     budget = {"popsize": POPSIZE, "elite_ratio": ELITE_RATIO, "sigma": SIGMA, "initial_mean": 0.0,
@@ -202,6 +209,7 @@ def main() -> None:
     seconds = sum(r["eval_seconds"] for rows in per_seed.values() for r in rows.values())
     train_pieces = sum(r["train_pieces"] for rows in per_seed.values() for r in rows.values())
     train_seconds = sum(r["train_seconds"] for rows in per_seed.values() for r in rows.values())
+    seconds, train_seconds = max(seconds, 1e-3), max(train_seconds, 1e-3)  # (tiny --quick runs)
     print_summary(f"20 rows, training capped at {args.cap:,} pieces ({len(seeds)} seeds; mean "
                   f"lines: the final mean on {args.games} uncapped games; its policies: "
                   f"{args.games} draws from the final distribution, one uncapped game each)",
