@@ -1029,7 +1029,7 @@ IPOP-CMA-ES per function (solved: ours / pycma of {per_function}; ratios above 1
 
 {table(header, rows)}
 
-![Runtime ECDF](benchmarks/{r['ecdf_png'].split('benchmarks/', 1)[-1]})
+![Runtime ECDF]({r['ecdf_png']})
 
 Runtime ECDF: the fraction of (run, target) pairs reached, COCO's 51 targets 10^2 .. 10^-8, against
 evaluations / D. COCO's data format for each algorithm is written next to it (`python -m cocopp

@@ -55,7 +55,8 @@ BENCHMARKS = {
                 ["--problems", "8:5,8:10", "--runs", "10"]),
     "ipop_f15_f20": ("ipop_vs_pycma.py", ["--problems", "20:5,15:10", "--runs", "150"],
                      ["--problems", "20:5,15:10", "--runs", "4"]),
-    "bbob": ("bbob.py", ["--null", "--sweep"], ["--quick", "--sweep"]),
+    "bbob": ("bbob.py", ["--null", "--sweep", "--out", "{results}/bbob"],
+             ["--quick", "--sweep", "--out", "{results}/bbob"]),
 }
 
 
@@ -71,10 +72,16 @@ def last_json(lines: list[str]) -> dict | None:
     return None
 
 
-def run_one(name: str, quick: bool) -> dict | None:
-    """Run one benchmark; its record, or None when it printed no JSON last line."""
+def run_one(name: str, quick: bool, results: str = report.RESULTS) -> dict | None:
+    """Run one benchmark; its record, or None when it printed no JSON last line. ``{results}``
+    in its arguments becomes the results directory (relative to the checkout when inside it),
+    so that files a script writes beside its JSON (bbob's COCO data and ECDF) follow
+    ``--results`` instead of overwriting the saved ones."""
     script, full, quick_args = BENCHMARKS[name]
-    args = quick_args if quick else full
+    root = os.path.join(HERE, "..")
+    where = os.path.relpath(results, root)
+    where = os.path.abspath(results) if where.startswith("..") else where
+    args = [a.replace("{results}", where) for a in (quick_args if quick else full)]
     cmd = [sys.executable, os.path.join(HERE, script), *args]
     shown = " ".join(["python", f"benchmarks/{script}", *args])
     print(f"=== {name}: {shown}", flush=True)
@@ -114,7 +121,7 @@ def main() -> int:
     if not args.report_only:
         os.makedirs(args.results, exist_ok=True)
         for name in names:
-            rec = run_one(name, args.quick)
+            rec = run_one(name, args.quick, args.results)
             if rec is None:
                 failed.append(name)
                 continue
