@@ -407,8 +407,7 @@ def main() -> None:
                 sweep(dim, functions, instances, args.seeds))
     png = os.path.join(args.out, "ecdf.png")
     ecdf_png(png, curves, dims, int(args.budget))
-    rel = os.path.relpath(png, os.path.join(HERE, ".."))  # BENCHMARKS.md sits at the root
-    result["ecdf_png"] = os.path.abspath(png) if rel.startswith("..") else rel
+    result["ecdf_png"] = common.checkout_path(png)
     print(f"COCO data and {os.path.basename(png)} in {os.path.relpath(args.out)}", flush=True)
     emit(result)
 

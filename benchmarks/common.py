@@ -7,7 +7,8 @@ import platform
 import sys
 
 # The scripts run as ``python benchmarks/x.py`` from anywhere: make the checkout importable.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+CHECKOUT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, CHECKOUT)
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "gymnax", "brax", "cma", "evosax", "mctx")
 
@@ -61,6 +62,13 @@ def machine() -> dict:
         "device_count": jax.device_count(),
         "versions": versions(),
     }
+
+
+def checkout_path(path: str) -> str:
+    """``path`` relative to the checkout when it lies inside it (as BENCHMARKS.md, at the root,
+    links files), else absolute."""
+    rel = os.path.relpath(path, CHECKOUT)
+    return os.path.abspath(path) if rel.startswith("..") else rel
 
 
 def ert(hits: list, ends: list) -> float:

@@ -78,9 +78,7 @@ def run_one(name: str, quick: bool, results: str = report.RESULTS) -> dict | Non
     so that files a script writes beside its JSON (bbob's COCO data and ECDF) follow
     ``--results`` instead of overwriting the saved ones."""
     script, full, quick_args = BENCHMARKS[name]
-    root = os.path.join(HERE, "..")
-    where = os.path.relpath(results, root)
-    where = os.path.abspath(results) if where.startswith("..") else where
+    where = common.checkout_path(results)
     args = [a.replace("{results}", where) for a in (quick_args if quick else full)]
     cmd = [sys.executable, os.path.join(HERE, script), *args]
     shown = " ".join(["python", f"benchmarks/{script}", *args])
@@ -88,7 +86,7 @@ def run_one(name: str, quick: bool, results: str = report.RESULTS) -> dict | Non
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=os.path.join(HERE, ".."))
+                            cwd=common.CHECKOUT)
     lines = []
     for line in proc.stdout:
         lines.append(line.rstrip("\n"))

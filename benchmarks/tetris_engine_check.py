@@ -71,13 +71,13 @@ def board_features(cols: jax.Array) -> dict:
 def afterstate_features(board: jax.Array, piece: jax.Array, height: int) -> tuple[dict, jax.Array]:
     """The six features of every slot of ``piece`` on ``board`` (``[K]`` each) and the slots'
     validity."""
-    ld = game.landing(board, piece, height)
-    after = game.afterstates(board, piece, height)
+    ld = game.landing(board, piece, height)  # (game.afterstates would land them again)
+    lines = popcount(ld.full)
     cells = jnp.asarray(game.SLOT_BITS)[piece] << ld.y[None, :]  # [10, K], the piece placed
-    f = board_features(after.boards.T)
+    f = board_features(game.clear(ld.placed.T, ld.full, ld.y).T)
     f["landing_height"] = ld.y + (jnp.asarray(game.SLOT_HEIGHT)[piece] - 1) / 2
-    f["eroded_cells"] = after.lines * jnp.sum(popcount(cells & ld.full[None, :]), axis=0)
-    return f, after.valid
+    f["eroded_cells"] = lines * jnp.sum(popcount(cells & ld.full[None, :]), axis=0)
+    return f, ld.valid
 
 
 def choose(board, piece, height: int):

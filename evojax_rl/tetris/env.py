@@ -22,9 +22,8 @@ slots (``features.afterstate_features``).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
