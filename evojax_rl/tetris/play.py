@@ -4,7 +4,8 @@
 piece at the valid slot whose afterstate has the highest value ``features @ weights`` (ties: the
 lowest slot), until every game is over: a ``lax.while_loop`` with no step limit (``max_pieces``
 sets one if wanted; ``height`` the board's rows, 20 by default). Finished games stop counting
-while the others go on. ``weights`` is
+while the others go on, and the games still going are gathered into narrower batches as the
+others end (``_play``), so a batch costs about its live games' turns. ``weights`` is
 ``f32[22]`` (one policy for every game) or ``f32[games, 22]`` (a policy per game: a population).
 
 Pieces: game ``g`` draws its pieces in blocks of ``BLOCK`` from ``fold_in(key_g, block)``
@@ -24,7 +25,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from evojax_rl import validation
+from evojax_rl import rollout, validation
 from evojax_rl.tetris import features, game
 
 BLOCK = 64  # pieces drawn per random call per game
@@ -72,31 +73,61 @@ def _turn(weights, c: _Carry, piece, max_pieces, height: int) -> _Carry:
 
 NO_LIMIT = 2**31 - 1
 
+# Compaction's widths (``rollout.compaction_widths``): each a quarter of the one before, down to
+# one lane; the turn is compiled once per width.
+COMPACT_RATIO = 4
+COMPACT_LEVELS = 4
 
-@functools.partial(jax.jit, static_argnames=("games", "height"))
-def _play(weights, key, games, max_pieces, height=game.HEIGHT):
+
+@functools.partial(jax.jit, static_argnames=("games", "height", "compact"))
+def _play(weights, key, games, max_pieces, height=game.HEIGHT, compact=True):
     """``weights f32[games, 22]``, ``max_pieces int32[]`` (``NO_LIMIT``: none; traced, so that
-    every limit runs the same compiled program), ``height`` the board's rows."""
+    every limit runs the same compiled program), ``height`` the board's rows.
+
+    Game lengths are long-tailed (the longest of 100 is about five times the mean), and a batch
+    of games steps every lane until its last game ends. So (``compact``) the games still going
+    are gathered into a batch a quarter as wide once they fit (at a block's end), down to one
+    lane: a batch then costs about its live games' turns. Every game still going has placed as
+    many pieces as the others (one per turn), so all draw from the same block; a lane carries the
+    index of its game, whose key, weights and results follow it. Results equal the uncompacted
+    loop's (``compact=False``) exactly."""
     keys = jax.random.split(key, games)
+    widths = (rollout.compaction_widths(games, COMPACT_RATIO, COMPACT_LEVELS, 1) if compact
+              else [games])
 
-    def going(c):
-        return jnp.any(~c.over & (c.pieces < max_pieces))
+    def live(c):
+        return ~c.over & (c.pieces < max_pieces)
 
-    def block(c):
-        pieces = jax.vmap(lambda k: game.random_piece(jax.random.fold_in(k, c.block), (BLOCK,)))(keys)
+    def block(w, lane_keys, c):
+        pieces = jax.vmap(lambda k: game.random_piece(jax.random.fold_in(k, c.block), (BLOCK,)))(
+            lane_keys)
 
         def step(ic):
             i, c = ic
-            return i + 1, _turn(weights, c, pieces[:, i], max_pieces, height)
+            return i + 1, _turn(w, c, pieces[:, i], max_pieces, height)
 
-        _, c = jax.lax.while_loop(lambda ic: (ic[0] < BLOCK) & going(ic[1]), step, (0, c))
+        _, c = jax.lax.while_loop(lambda ic: (ic[0] < BLOCK) & jnp.any(live(ic[1])), step, (0, c))
         return c._replace(block=c.block + 1)
 
     zeros = jnp.zeros((games,), jnp.int32)
     c = _Carry(jnp.zeros((games, game.WIDTH), jnp.int32), zeros, zeros,
                jnp.zeros((games,), bool), jnp.zeros((), jnp.int32))
-    c = jax.lax.while_loop(going, block, c)
-    return Games(c.lines, c.pieces, c.over)
+    out = Games(zeros, zeros, jnp.zeros((games,), bool))
+    lane = jnp.arange(games)  # the game each lane plays; ``games`` marks an empty lane
+    for width, narrower in zip(widths, widths[1:] + [0]):
+        g = jnp.minimum(lane, games - 1)
+        w, lane_keys = (weights, keys) if width == games else (weights[g], keys[g])
+        c = jax.lax.while_loop(lambda c, n=narrower: jnp.sum(live(c)) > n,
+                               functools.partial(block, w, lane_keys), c)
+        out = jax.tree.map(lambda o, v: o.at[lane].set(v, mode="drop"), out,
+                           Games(c.lines, c.pieces, c.over))
+        if narrower:
+            on = live(c)
+            idx = jnp.nonzero(on, size=narrower, fill_value=0)[0]
+            filled = jnp.arange(narrower) < jnp.sum(on)
+            c = _Carry(c.board[idx], c.lines[idx], c.pieces[idx], c.over[idx] | ~filled, c.block)
+            lane = jnp.where(filled, lane[idx], games)
+    return out
 
 
 def play(weights, key, games: int, *, max_pieces: int | None = None,
