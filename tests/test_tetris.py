@@ -392,8 +392,8 @@ def test_play_equals_the_reference_game_and_stops_at_game_over(height):
 
 def test_compacted_play_equals_the_batch_played_to_its_last_game():
     # Games of a population on 10 rows: long-tailed lengths, so the live ones are gathered into
-    # narrower batches (40 -> 10 -> 2 lanes) while the rest stop; each game's pieces, weights and
-    # results must follow it there. Uncapped and capped (some games stop at the cap).
+    # narrower batches (40 -> 20 -> ... -> 1 lanes) while the rest stop; each game's pieces,
+    # weights and results must follow it there. Uncapped and capped (some games stop at the cap).
     pop = np.asarray(GOOD + 0.5 * jax.random.normal(jax.random.key(4), (40, 22)), np.float32)
     for cap in (play.NO_LIMIT, 300):
         ref, out = (jax.device_get(play._play(jnp.asarray(pop), jax.random.key(5), 40,
@@ -401,9 +401,9 @@ def test_compacted_play_equals_the_batch_played_to_its_last_game():
                     for compact in (False, True))
         for a, b in zip(ref, out):
             np.testing.assert_array_equal(a, b)
-        if cap == play.NO_LIMIT:  # the longest game outlives the third longest by over a block:
-            ends = np.sort(ref.pieces)  # both narrowings happen (compaction waits for a block's end)
-            assert ends[-1] - ends[-3] > play.BLOCK and ref.over.all()
+        if cap == play.NO_LIMIT:  # the longest game outlives the next by over a block: the batch
+            ends = np.sort(ref.pieces)  # narrows to one lane (compaction waits for a block's end)
+            assert ends[-1] - ends[-2] > play.BLOCK and ref.over.all()
     assert ref.over.any() and not ref.over.all()  # capped: some games stopped at the cap
 
 
