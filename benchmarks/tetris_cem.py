@@ -13,8 +13,8 @@ training), ``--generations`` generations. Each run is then judged two ways on th
 ``--games`` uncapped piece sequences: its final mean (*mean policy*, ``--games`` games) and
 ``--games`` draws from its final distribution (*its policies*: the strategy's ``ask`` after the
 last generation, one game each). Which of the two the paper's table reports, its table alone does
-not say; its constant-noise figure (72,705) is near our mean policies (48,000-91,000 by seed) and
-8 times our drawn ones. ``--small-seeds`` adds the same on a 10 x ``--small-height`` board with
+not say; its constant-noise figure (72,705) is near our mean policies' (60,751 on average, 8,171
+to 90,712 by seed) and 11 times our drawn ones'. ``--small-seeds`` adds the same on a 10 x ``--small-height`` board with
 uncapped training (off by default).
 
     python benchmarks/tetris_cem.py [--seeds 0,1,2,3,4] [--cap 300000] [--generations 50]

@@ -89,10 +89,10 @@ def _play(weights, key, games, max_pieces, height=game.HEIGHT, compact=True):
     Game lengths are long-tailed (the longest of 100 is about five times the mean), and a batch
     of games steps every lane until its last game ends. So (``compact``) the games still going
     are gathered into a batch half as wide once they fit (at a block's end), down to one lane: a
-    batch then costs about its live games' turns. Every game still going has placed as
-    many pieces as the others (one per turn), so all draw from the same block; a lane carries the
-    index of its game, whose key, weights and results follow it. Results equal the uncompacted
-    loop's (``compact=False``) exactly."""
+    batch then costs about its live games' turns. Every game still going has placed as many
+    pieces as the others (one per turn), so all draw from the same block; a lane carries the index
+    of its game, whose key, weights and results follow it. Results equal the uncompacted loop's
+    (``compact=False``) exactly."""
     keys = jax.random.split(key, games)
     widths = (rollout.compaction_widths(games, COMPACT_RATIO, COMPACT_LEVELS, 1) if compact
               else [games])
