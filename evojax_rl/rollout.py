@@ -137,6 +137,21 @@ def compaction_widths(lanes: int, ratio: int, levels: int, floor: int) -> list[i
     return widths
 
 
+def gather_live(on: jax.Array, lane: jax.Array, width: int, empty: int):
+    """Compaction's gather into a batch of ``width`` lanes: ``idx int32[width]`` (the lanes
+    where ``on`` holds, first; index the old batch with it), ``filled bool[width]`` (the slots
+    that got one) and the new ``lane`` (each slot's episode; ``empty`` where not filled)."""
+    idx = jnp.nonzero(on, size=width, fill_value=0)[0]
+    filled = jnp.arange(width) < jnp.sum(on)
+    return idx, filled, jnp.where(filled, lane[idx], empty)
+
+
+def scatter_results(out, lane: jax.Array, results):
+    """Write each lane's ``results`` (a pytree of ``[width, ...]``) to its episode's row of
+    ``out``; lanes marked empty (an out-of-range index) are dropped."""
+    return jax.tree.map(lambda o, v: o.at[lane].set(v, mode="drop"), out, results)
+
+
 def _compacting_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool):
     """``(population, keys [P, E], norm) -> (returns [P, E], lengths [P, E], stats [P])``, run
     in segments of shrinking width.
@@ -183,15 +198,11 @@ def _compacting_fn(env: Env, policy: Policy, max_steps: int, use_norm: bool):
                 lambda c, n=narrower: jnp.sum(live(c)) > n,
                 functools.partial(segment, params, norm, slot_keys),
                 carry)
-            out = jax.tree.map(lambda o, v: o.at[lane].set(v, mode="drop"), out,
-                               (carry.ret, carry.t, carry.stats))
+            out = scatter_results(out, lane, (carry.ret, carry.t, carry.stats))
             if narrower:
-                on = live(carry)
-                idx = jnp.nonzero(on, size=narrower, fill_value=0)[0]
-                filled = jnp.arange(narrower) < jnp.sum(on)
+                idx, filled, lane = gather_live(live(carry), lane, narrower, b)
                 carry = jax.tree.map(lambda x: x[idx], carry)
                 carry = carry._replace(done=carry.done | ~filled)
-                lane = jnp.where(filled, lane[idx], b)
         ret, length, stats = out
         member_stats = jax.vmap(obs_norm.merge_batch)(
             jax.tree.map(lambda s: s.reshape((p, e) + s.shape[1:]), stats))

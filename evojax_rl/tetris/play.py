@@ -121,14 +121,10 @@ def _play(weights, key, games, max_pieces, height=game.HEIGHT, compact=True):
         w, lane_keys = (weights, keys) if width == games else (weights[g], keys[g])
         c = jax.lax.while_loop(lambda c, n=narrower: jnp.sum(live(c)) > n,
                                functools.partial(block, w, lane_keys), c)
-        out = jax.tree.map(lambda o, v: o.at[lane].set(v, mode="drop"), out,
-                           Games(c.lines, c.pieces, c.over))
+        out = rollout.scatter_results(out, lane, Games(c.lines, c.pieces, c.over))
         if narrower:
-            on = live(c)
-            idx = jnp.nonzero(on, size=narrower, fill_value=0)[0]
-            filled = jnp.arange(narrower) < jnp.sum(on)
+            idx, filled, lane = rollout.gather_live(live(c), lane, narrower, games)
             c = _Carry(c.board[idx], c.lines[idx], c.pieces[idx], c.over[idx] | ~filled, c.block)
-            lane = jnp.where(filled, lane[idx], games)
     return out
 
 
