@@ -23,14 +23,17 @@ Runs: ``--runs`` (instance, seed) pairs, two seeds per instance from ``--first-i
 and including the first one that hits the target, counted in order, pycma's evaluation of each
 run's final mean included (ours has none). ERT = all evaluations spent / successes (the mean of
 the runs' costs when all succeed); ``ratio`` = our ERT / pycma's, ``ci95`` a paired bootstrap
-(resampling the (instance, seed) pairs, 10,000 times).
+(resampling the (instance, seed) pairs, 10,000 times; a resample in which neither solves has
+no ratio and is left out; None when no run of either solved).
 
 ``--starts range:R`` runs ours the old way instead (every run from x0 + U(-R, R)); ``--starts
 centre`` every run from x0.
 Per run the output lists each restart's population size, evaluations and stop reason
 (``stop_reasons`` counts them per restart). The last line is one JSON object: ``runs``,
-``starts`` and ``problems``, a list with one summary per problem (``ratio``, ``ci95``, the ERTs,
-runs solved, stop reasons, per-run rows).
+``starts``, ``problems``, a list with one summary per problem (``ratio``, ``ci95``, the ERTs,
+runs solved, stop reasons, per-run rows), and ``summary``: per dimension, runs solved by each
+(with an interval for the difference), the geometric mean of the ratios over the problems both
+solve and the problems whose interval lies wholly above 1, below 1, or above 1.1.
 
 Measured (2 shared cores; pycma 4.5.0, coco-experiment 2.8.2), ERT ours / pycma [95% interval].
 f8 (Rosenbrock), 300 runs (``--problems 8:5,8:10 --runs 300``, 387 s): 5-D 2076 / 2046 = 1.02
@@ -180,6 +183,21 @@ def ert(counters):
     return common.ert([c.hit_at for c in counters], [c.evals for c in counters])
 
 
+def percentile(x: np.ndarray, q: float) -> float:
+    """``np.percentile``, except where it would interpolate between two infinite samples (nan):
+    there, the nearest sample."""
+    with np.errstate(invalid="ignore"):
+        v = float(np.percentile(x, q))
+    return v if not np.isnan(v) else float(np.percentile(x, q, method="nearest"))
+
+
+def ert_ratio(mine, theirs):
+    """Our ERT over pycma's: ``inf`` when only pycma solved, 0 when only ours did, None when
+    neither did."""
+    a, b = ert(mine), ert(theirs)
+    return None if a == b == float("inf") else a / b
+
+
 def compare(fid: int, dim: int, opts) -> dict:
     """``opts.runs`` paired runs of ours and pycma on BBOB ``fid`` in ``dim`` dimensions."""
     rows, mine, theirs = [], [], []
@@ -203,7 +221,8 @@ def compare(fid: int, dim: int, opts) -> dict:
     boots = []
     for _ in range(10_000):
         pick = rng.integers(0, opts.runs, opts.runs)
-        boots.append(ert([mine[i] for i in pick]) / ert([theirs[i] for i in pick]))
+        boots.append(ert_ratio([mine[i] for i in pick], [theirs[i] for i in pick]))
+    boots = np.array([b for b in boots if b is not None])
     ours_ert, pycma_ert = ert(mine), ert(theirs)
     out = {
         "function": fid, "name": bbob.NAMES[fid], "dim": dim,
@@ -212,8 +231,8 @@ def compare(fid: int, dim: int, opts) -> dict:
         "ours_successes": sum(c.hit_at is not None for c in mine),
         "pycma_successes": sum(c.hit_at is not None for c in theirs),
         "ours_evals_mean": ours_ert, "pycma_evals_mean": pycma_ert,
-        "ratio": ours_ert / pycma_ert,
-        "ci95": [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))],
+        "ratio": ert_ratio(mine, theirs),
+        "ci95": [percentile(boots, 2.5), percentile(boots, 97.5)] if boots.size else [None, None],
         "wall_s": {k: round(v, 1) for k, v in wall.items()},
         # How each restart (0: the first run) ended, counted over the runs.
         "stop_reasons": {who: stop_counts(row[f"{who}_runs"] for row in rows)
@@ -221,28 +240,68 @@ def compare(fid: int, dim: int, opts) -> dict:
         "rows": rows,
     }
     print(f"f{fid} {dim}-D: ERT ours {ours_ert:.1f}, pycma {pycma_ert:.1f}, ratio "
-          f"{out['ratio']:.3f} [{out['ci95'][0]:.3f}, {out['ci95'][1]:.3f}]", flush=True)
+          f"{out['ratio']} {out['ci95']}", flush=True)
+    return out
+
+
+def summary(results: list[dict]) -> dict:
+    """Per dimension: runs solved (ours, pycma) and a paired bootstrap 95% interval of their
+    difference (ours - pycma; each problem's runs resampled); over the problems both solve at
+    least once: which they are, the geometric mean of the ERT ratios, and the problems whose
+    paired interval lies wholly above 1 (ours needs more evaluations), wholly below 1 (fewer),
+    and above 1.1."""
+    out = {}
+    rng = np.random.default_rng(12345)
+    for dim in sorted({p["dim"] for p in results}):
+        here = [p for p in results if p["dim"] == dim]
+        both = [p for p in here if p["ours_successes"] and p["pycma_successes"]]
+        diff = np.zeros(10_000, np.int64)
+        for p in here:
+            hit = np.array([[r["ours"] is not None, r["pycma"] is not None] for r in p["rows"]])
+            pick = rng.integers(0, len(hit), (diff.size, len(hit)))
+            diff += (hit[pick, 0].astype(int) - hit[pick, 1]).sum(axis=1)
+        out[str(dim)] = {
+            "problems": len(here),
+            "solved": [sum(p["ours_successes"] for p in here),
+                       sum(p["pycma_successes"] for p in here)],
+            "solved_diff_ci95": [int(np.percentile(diff, 2.5)), int(np.percentile(diff, 97.5))],
+            "both_solve": [p["function"] for p in both],
+            "geomean_ratio": (float(np.exp(np.mean([np.log(p["ratio"]) for p in both])))
+                              if both else None),
+            "above_1": [p["function"] for p in both if p["ci95"][0] > 1],
+            "below_1": [p["function"] for p in both if p["ci95"][1] < 1],
+            "above_1_1": [p["function"] for p in both if p["ci95"][0] > 1.1],
+        }
     return out
 
 
 def parse_problems(parser, text: str) -> list[tuple[int, int]]:
-    """``"7:5,8:10"`` -> ``[(7, 5), (8, 10)]``; anything else ends the program in one sentence."""
+    """``"7:5,1-3:10"`` -> ``[(7, 5), (1, 10), (2, 10), (3, 10)]``: FUNCTION:DIM pairs, the
+    function may be a range LO-HI."""
     out = []
     for item in text.split(","):
         try:
-            fid, dim = (int(v) for v in item.split(":"))
+            fids, dim = item.split(":")
+            lo, _, hi = fids.partition("-")
+            fid_range, dim = range(int(lo), int(hi or lo) + 1), int(dim)
         except ValueError:
-            parser.error(f"--problems takes FUNCTION:DIM pairs such as 7:5,8:10, got {item!r}.")
-        if fid not in bbob.FUNCTION_IDS or not 2 <= dim <= 40:
-            parser.error(f"--problems: {item!r} is not a BBOB function 1-24 in 2 to 40 dimensions.")
-        out.append((fid, dim))
+            parser.error(f"--problems takes FUNCTION:DIM pairs such as 7:5,8:10 or 1-24:5, "
+                         f"got {item!r}.")
+        for fid in fid_range:
+            if fid not in bbob.FUNCTION_IDS or not 2 <= dim <= 40:
+                parser.error(f"--problems: {item!r} is outside BBOB's functions 1-24 and "
+                             f"dimensions 2 to 40.")
+            out.append((fid, dim))
+    if not out:
+        parser.error(f"--problems: {text!r} names no problem.")
     return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default="7:5",
-                        help="comma-separated FUNCTION:DIM pairs (7:5, the step ellipsoid in 5-D)")
+                        help="comma-separated FUNCTION:DIM pairs (7:5, the step ellipsoid in "
+                             "5-D; 1-24:5, every function in 5-D)")
     parser.add_argument("--runs", type=int, default=30, help="paired runs per problem")
     parser.add_argument("--first-instance", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -252,8 +311,9 @@ def main():
     problems = parse_problems(parser, opts.problems)
     if opts.runs < 1:
         parser.error(f"--runs must be at least 1, got {opts.runs}.")
-    emit({"runs": opts.runs, "starts": opts.starts,
-          "problems": [compare(fid, dim, opts) for fid, dim in problems]})
+    results = [compare(fid, dim, opts) for fid, dim in problems]
+    emit({"runs": opts.runs, "starts": opts.starts, "problems": results,
+          "summary": summary(results)})
 
 
 if __name__ == "__main__":
