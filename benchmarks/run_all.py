@@ -56,6 +56,8 @@ BENCHMARKS = {
                 ["--problems", "8:5,8:10", "--runs", "10"]),
     "ipop_f15_f20": ("ipop_vs_pycma.py", ["--problems", "20:5,15:10", "--runs", "150"],
                      ["--problems", "20:5,15:10", "--runs", "4"]),
+    "ipop_all": ("ipop_vs_pycma.py", ["--problems", "1-24:5,1-24:10", "--runs", "30"],
+                 ["--problems", "1-24:2", "--runs", "2"]),
     "bbob": ("bbob.py", ["--null", "--sweep", "--out", "{results}/bbob"],
              ["--quick", "--sweep", "--out", "{results}/bbob"]),
 }
