@@ -1,6 +1,6 @@
 """Run every benchmark, one after the other, save their results and write BENCHMARKS.md.
 
-    python benchmarks/run_all.py                 # the full run (about 170 min on 2 cores: the saved walls add up to 166)
+    python benchmarks/run_all.py                 # the full run (about 230 min on 2 cores: the saved walls add up to 230)
     python benchmarks/run_all.py --quick         # small budgets: checks the pipeline (minutes)
     python benchmarks/run_all.py --only rollout_throughput,mcts_throughput
     python benchmarks/run_all.py --report-only   # rewrite BENCHMARKS.md from the saved results
