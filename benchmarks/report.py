@@ -1112,7 +1112,8 @@ def ipop_recheck(rec: dict) -> str:
     return f"""\
 `bbob.py`'s rerun at 30 runs per function (`--instances 1-15 --seeds 2 --null` on the functions
 above 1.1 at 6 runs) put ours above 1.1x pycma's ERT on four problems: 5-D f8 1.18 and f20 1.17,
-10-D f8 1.14 and f15 1.14 (pycma against itself, other seeds: 1.14, 1.06, 0.94, 1.07). Here with {r['runs']} runs each. {_ipop_setup(r)}
+10-D f8 1.14 and f15 1.14 (pycma against itself, other seeds: 1.14, 1.06, 0.94, 1.07). Here with
+{r['runs']} runs each. {_ipop_setup(r)}
 
 {_ipop_table(r)}
 """
@@ -1138,18 +1139,21 @@ def ipop_all(rec: dict) -> str:
             ratio = f"{g(p['ratio'])} [{g(lo)}, {g(hi)}]"
             row += [solved, f"**{ratio}**" if lo > 1 or hi < 1 else ratio]
         rows.append(row)
-    named = lambda fs: ", ".join(f"f{f}" for f in fs) or "none"
-    head = [[d, s["problems"], f"{s['solved'][0]} / {s['solved'][1]} ({s['solved'][0] - s['solved'][1]:+d} "
-             f"[{s['solved_diff_ci95'][0]:+d}, {s['solved_diff_ci95'][1]:+d}])", len(s["both_solve"]),
-             g(s["geomean_ratio"]), named(s["above_1"]), named(s["below_1"]),
-             named(s["above_1_1"])]
-            for d, s in ((int(k), v) for k, v in r["summary"].items())]
+    def named(fids):
+        return ", ".join(f"f{f}" for f in fids) or "none"
+
+    head = []
+    for d, s in r["summary"].items():
+        (ours, theirs), (lo, hi) = s["solved"], s["solved_diff_ci95"]
+        head.append([d, s["problems"], f"{ours} / {theirs} ({ours - theirs:+d} [{lo:+d}, {hi:+d}])",
+                     len(s["both_solve"]), g(s["geomean_ratio"]), named(s["above_1"]),
+                     named(s["below_1"]), named(s["above_1_1"])])
     header = ["f", "name"] + [c for d in dims
                               for c in (f"solved D={d}", f"ours / pycma D={d} [95%]")]
     return f"""\
-Our IPOP-CMA-ES against pycma's on every BBOB function in {", ".join(f"{d}-D" for d in dims)}, {r['runs']} paired runs each,
-as in the f7 check above. `bbob.py` (below) judges a ratio from 6 runs per function, where pycma against itself with other seeds
-strays above 1.1 on many functions; this is the same comparison with {r['runs']} runs per
+Our IPOP-CMA-ES against pycma's on every BBOB function in {", ".join(f"{d}-D" for d in dims)},
+{r['runs']} paired runs each, as in the f7 check above. `bbob.py` (below) judges a ratio from 6 runs
+per function, where pycma against itself with other seeds strays above 1.1 on many functions; this is the same comparison with {r['runs']} runs per
 function, and no function picked. {_ipop_setup(r)} Ratios in bold: the interval excludes 1 (with
 95% intervals, about one problem in 20 does so by chance).
 
